@@ -1,0 +1,730 @@
+//! The compiled engine: every phrase of every rule in one Aho-Corasick automaton, every regex
+//! in one multi-pattern regex set, conditions as small trees over their matches.
+//!
+//! An [`Engine`] is immutable once built; changing packs or settings means building a new one.
+//! Scanning borrows it together with a [`Scratch`] that holds every per-post buffer, so a
+//! scan allocates nothing for the common post that matches nothing.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+
+use crate::error::{PackError, PackErrors};
+use crate::limits::*;
+use crate::normalize::{
+    normalize_into, normalize_phrase, word_char_at, word_char_before, Normalized,
+};
+use crate::numbers::{find_ranges, RangeMatch};
+use crate::pack::{Condition, NumberRange, RulePack, Severity};
+use crate::verdict::{RuleHit, Span, Verdict};
+
+/// Settings applied when building an engine, beside the packs themselves.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EngineOptions {
+    /// Rules left out, as (pack id, rule id).
+    pub disabled_rules: Vec<(String, String)>,
+    /// Packs whose rules are evaluated and reported but never flag a post.
+    pub shadow_packs: Vec<String>,
+    /// Replaces every pack's own threshold.
+    pub threshold: Option<f64>,
+}
+
+/// What a loaded pack is, for display.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackInfo {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub languages: Vec<String>,
+    pub license: String,
+    /// The threshold in force (the pack's own, or the override).
+    pub threshold: f64,
+    pub shadow: bool,
+    pub rules: Vec<RuleInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleInfo {
+    pub id: String,
+    pub category: String,
+    pub description: String,
+    pub severity: Severity,
+    pub weight: f64,
+    /// False when the pack or the engine options switch it off.
+    pub enabled: bool,
+}
+
+/// A match in normalised text: byte range.
+type Hit = (u32, u32);
+
+#[derive(Debug)]
+enum Node {
+    Leaf(u32),
+    Signal(u32),
+    All(Vec<Node>),
+    Any(Vec<Node>),
+    None(Vec<Node>),
+    AtLeast(usize, Vec<Node>),
+    Near(usize, Vec<Node>),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PhraseUse {
+    leaf: u32,
+    start_boundary: bool,
+    end_boundary: bool,
+}
+
+#[derive(Debug)]
+struct CompiledRule {
+    pack: usize,
+    rule: usize,
+    node: Node,
+}
+
+/// Rule packs compiled for scanning.
+#[derive(Debug)]
+pub struct Engine {
+    packs: Vec<PackInfo>,
+    phrases: Option<AhoCorasick>,
+    /// For pattern `p`, `phrase_uses[pattern_uses[p].0 .. pattern_uses[p].1]`.
+    pattern_uses: Vec<(u32, u32)>,
+    phrase_uses: Vec<PhraseUse>,
+    regex_set: Option<RegexSet>,
+    regexes: Vec<(Regex, u32)>,
+    ranges: Vec<(u32, NumberRange)>,
+    leaf_count: usize,
+    signals: Vec<Node>,
+    rules: Vec<CompiledRule>,
+}
+
+/// Per-post working memory. Reuse one per thread; it grows to fit and stays.
+#[derive(Default, Debug)]
+pub struct Scratch {
+    norm: Normalized,
+    leaf_hits: Vec<Vec<Hit>>,
+    touched: Vec<u32>,
+    range_matches: Vec<RangeMatch>,
+    word_starts: Vec<u32>,
+    words_ready: bool,
+    signal_memo: Vec<Option<Option<Vec<Hit>>>>,
+}
+
+impl Scratch {
+    fn reset(&mut self, leaves: usize, signals: usize) {
+        if self.leaf_hits.len() < leaves {
+            self.leaf_hits.resize_with(leaves, Vec::new);
+        }
+        for &leaf in &self.touched {
+            self.leaf_hits[leaf as usize].clear();
+        }
+        self.touched.clear();
+        self.words_ready = false;
+        self.signal_memo.clear();
+        self.signal_memo.resize(signals, None);
+    }
+
+    #[inline]
+    fn push_hit(&mut self, leaf: u32, hit: Hit) {
+        let hits = &mut self.leaf_hits[leaf as usize];
+        if hits.is_empty() {
+            self.touched.push(leaf);
+        }
+        if hits.len() < MAX_HITS_PER_LEAF {
+            hits.push(hit);
+        }
+    }
+
+    /// Index of the word containing normalised byte `pos`.
+    fn word_index(&mut self, pos: u32) -> u32 {
+        if !self.words_ready {
+            self.word_starts.clear();
+            let text = &self.norm.text;
+            let mut in_word = false;
+            let mut k = 0;
+            while k < text.len() {
+                let is_word = word_char_at(text, k);
+                if is_word && !in_word {
+                    self.word_starts.push(k as u32);
+                }
+                in_word = is_word;
+                k += utf8_len(text[k]);
+            }
+            self.words_ready = true;
+        }
+        self.word_starts
+            .partition_point(|&s| s <= pos)
+            .saturating_sub(1) as u32
+    }
+}
+
+fn utf8_len(b: u8) -> usize {
+    match b {
+        0x00..=0x7F => 1,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xFF => 4,
+        _ => 1,
+    }
+}
+
+/// Compiles one regex as the engine will run it.
+pub(crate) fn build_regex(source: &str) -> Result<Regex, String> {
+    RegexBuilder::new(source)
+        .size_limit(MAX_REGEX_BYTES)
+        .dfa_size_limit(MAX_REGEX_BYTES)
+        .nest_limit(64)
+        .build()
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(limit) => {
+                format!("regex compiles to more than {limit} bytes; simplify it or split it")
+            }
+            e => format!(
+                "regex does not compile: {}",
+                e.to_string().replace('\n', " ")
+            ),
+        })
+}
+
+struct Builder<'a> {
+    options: &'a EngineOptions,
+    leaf_count: u32,
+    patterns: Vec<String>,
+    pattern_index: HashMap<String, usize>,
+    uses_by_pattern: Vec<Vec<PhraseUse>>,
+    regex_sources: Vec<String>,
+    regex_leaves: Vec<u32>,
+    ranges: Vec<(u32, NumberRange)>,
+    phrase_count: usize,
+}
+
+impl Builder<'_> {
+    fn leaf(&mut self) -> u32 {
+        self.leaf_count += 1;
+        self.leaf_count - 1
+    }
+
+    fn node(&mut self, c: &Condition, signal_index: &HashMap<&str, u32>) -> Node {
+        let list = |b: &mut Self, parts: &[Condition]| -> Vec<Node> {
+            parts.iter().map(|p| b.node(p, signal_index)).collect()
+        };
+        match c {
+            Condition::Phrases(phrases) => {
+                let leaf = self.leaf();
+                for phrase in phrases {
+                    let text = normalize_phrase(&phrase.text);
+                    self.phrase_count += 1;
+                    let first = text.chars().next().is_some_and(char::is_alphanumeric);
+                    let last = text.chars().last().is_some_and(char::is_alphanumeric);
+                    let id = match self.pattern_index.get(&text) {
+                        Some(&id) => id,
+                        None => {
+                            self.patterns.push(text.clone());
+                            self.uses_by_pattern.push(Vec::new());
+                            self.pattern_index.insert(text, self.patterns.len() - 1);
+                            self.patterns.len() - 1
+                        }
+                    };
+                    self.uses_by_pattern[id].push(PhraseUse {
+                        leaf,
+                        start_boundary: first,
+                        end_boundary: last && !phrase.prefix,
+                    });
+                }
+                Node::Leaf(leaf)
+            }
+            Condition::Regex(source) => {
+                let leaf = self.leaf();
+                self.regex_sources.push(source.clone());
+                self.regex_leaves.push(leaf);
+                Node::Leaf(leaf)
+            }
+            Condition::Range(range) => {
+                let leaf = self.leaf();
+                self.ranges.push((leaf, *range));
+                Node::Leaf(leaf)
+            }
+            Condition::Signal(name) => Node::Signal(signal_index[name.as_str()]),
+            Condition::All(parts) => Node::All(list(self, parts)),
+            Condition::Any(parts) => Node::Any(list(self, parts)),
+            Condition::None(parts) => Node::None(list(self, parts)),
+            Condition::AtLeast(n, parts) => Node::AtLeast(*n, list(self, parts)),
+            Condition::Near(window, parts) => Node::Near(*window, list(self, parts)),
+        }
+    }
+}
+
+impl Engine {
+    /// Compiles packs (already parsed and validated by [`crate::parse_pack`]) into an engine.
+    pub fn compile(packs: &[RulePack], options: &EngineOptions) -> Result<Engine, PackErrors> {
+        let mut errors = Vec::new();
+        for (i, pack) in packs.iter().enumerate() {
+            if packs[..i].iter().any(|p| p.id == pack.id) {
+                errors.push(PackError::new(
+                    &pack.origin,
+                    format!("pack id `{}` is already loaded from another file", pack.id),
+                ));
+            }
+        }
+        if let Some(t) = options.threshold {
+            if !(t.is_finite() && t > 0.0) {
+                errors.push(PackError::new(
+                    "settings",
+                    format!("threshold must be a number above 0, not {t}"),
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(PackErrors(errors));
+        }
+
+        let mut b = Builder {
+            options,
+            leaf_count: 0,
+            patterns: Vec::new(),
+            pattern_index: HashMap::new(),
+            uses_by_pattern: Vec::new(),
+            regex_sources: Vec::new(),
+            regex_leaves: Vec::new(),
+            ranges: Vec::new(),
+            phrase_count: 0,
+        };
+        let mut infos = Vec::with_capacity(packs.len());
+        let mut signals = Vec::new();
+        let mut rules = Vec::new();
+        for (p, pack) in packs.iter().enumerate() {
+            let base = signals.len() as u32;
+            let signal_index: HashMap<&str, u32> = pack
+                .signals
+                .iter()
+                .enumerate()
+                .map(|(k, (name, _))| (name.as_str(), base + k as u32))
+                .collect();
+            for (_, condition) in &pack.signals {
+                let node = b.node(condition, &signal_index);
+                signals.push(node);
+            }
+            let shadow = options.shadow_packs.iter().any(|s| *s == pack.id);
+            let mut rule_infos = Vec::with_capacity(pack.rules.len());
+            for (r, rule) in pack.rules.iter().enumerate() {
+                let enabled = rule.enabled
+                    && !b
+                        .options
+                        .disabled_rules
+                        .iter()
+                        .any(|(dp, dr)| *dp == pack.id && *dr == rule.id);
+                if enabled {
+                    let node = b.node(&rule.condition, &signal_index);
+                    rules.push(CompiledRule {
+                        pack: p,
+                        rule: r,
+                        node,
+                    });
+                }
+                rule_infos.push(RuleInfo {
+                    id: rule.id.clone(),
+                    category: rule.category.clone(),
+                    description: rule.description.clone(),
+                    severity: rule.severity,
+                    weight: rule.weight,
+                    enabled,
+                });
+            }
+            infos.push(PackInfo {
+                id: pack.id.clone(),
+                name: pack.name.clone(),
+                version: pack.version.clone(),
+                description: pack.description.clone(),
+                languages: pack.languages.clone(),
+                license: pack.license.clone(),
+                threshold: options.threshold.unwrap_or(pack.threshold),
+                shadow,
+                rules: rule_infos,
+            });
+        }
+        let origin = packs.first().map_or("packs", |p| p.origin.as_str());
+        if b.phrase_count > MAX_PHRASES {
+            return Err(PackError::new(
+                origin,
+                format!(
+                    "{} phrases in the loaded packs; the limit is {MAX_PHRASES}",
+                    b.phrase_count
+                ),
+            )
+            .into());
+        }
+        if b.regex_sources.len() > MAX_REGEXES {
+            return Err(PackError::new(
+                origin,
+                format!(
+                    "{} regexes in the loaded packs; the limit is {MAX_REGEXES}",
+                    b.regex_sources.len()
+                ),
+            )
+            .into());
+        }
+
+        let phrases = if b.patterns.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .build(&b.patterns)
+                    .map_err(|e| PackError::new(origin, format!("phrases do not compile: {e}")))?,
+            )
+        };
+        let mut pattern_uses = Vec::with_capacity(b.uses_by_pattern.len());
+        let mut phrase_uses = Vec::new();
+        for uses in b.uses_by_pattern {
+            let start = phrase_uses.len() as u32;
+            phrase_uses.extend(uses);
+            pattern_uses.push((start, phrase_uses.len() as u32));
+        }
+        let (regex_set, regexes) = if b.regex_sources.is_empty() {
+            (None, Vec::new())
+        } else {
+            let set = RegexSetBuilder::new(&b.regex_sources)
+                .size_limit(MAX_REGEX_BYTES * 8)
+                .dfa_size_limit(MAX_REGEX_BYTES * 8)
+                .build()
+                .map_err(|e| {
+                    PackError::new(
+                        origin,
+                        format!(
+                            "regexes together are too large: {}",
+                            e.to_string().replace('\n', " ")
+                        ),
+                    )
+                })?;
+            let mut regexes = Vec::with_capacity(b.regex_sources.len());
+            for (source, leaf) in b.regex_sources.iter().zip(b.regex_leaves) {
+                let re = build_regex(source).map_err(|m| PackError::new(origin, m))?;
+                regexes.push((re, leaf));
+            }
+            (Some(set), regexes)
+        };
+        Ok(Engine {
+            packs: infos,
+            phrases,
+            pattern_uses,
+            phrase_uses,
+            regex_set,
+            regexes,
+            ranges: b.ranges,
+            leaf_count: b.leaf_count as usize,
+            signals,
+            rules,
+        })
+    }
+
+    /// The loaded packs and their rules, in load order.
+    pub fn packs(&self) -> &[PackInfo] {
+        &self.packs
+    }
+
+    /// Scans one post. Allocates only when something matches.
+    pub fn scan(&self, text: &str, scratch: &mut Scratch) -> Verdict {
+        let (text, truncated) = cut(text);
+        scratch.reset(self.leaf_count, self.signals.len());
+        normalize_into(text, &mut scratch.norm);
+        self.find_matches(scratch);
+        if scratch.touched.is_empty() {
+            return Verdict {
+                truncated,
+                ..Verdict::default()
+            };
+        }
+        self.judge(text, truncated, scratch)
+    }
+
+    /// Scans one post with a fresh scratch; for one-off calls.
+    pub fn scan_one(&self, text: &str) -> Verdict {
+        self.scan(text, &mut Scratch::default())
+    }
+
+    fn find_matches(&self, s: &mut Scratch) {
+        if let Some(ac) = &self.phrases {
+            let hay = std::mem::take(&mut s.norm.text);
+            for m in ac.find_overlapping_iter(hay.as_slice()) {
+                let (start, end) = (m.start(), m.end());
+                let (from, to) = self.pattern_uses[m.pattern().as_usize()];
+                let mut before = None;
+                let mut after = None;
+                for u in &self.phrase_uses[from as usize..to as usize] {
+                    if u.start_boundary
+                        && *before.get_or_insert_with(|| word_char_before(&hay, start))
+                    {
+                        continue;
+                    }
+                    if u.end_boundary && *after.get_or_insert_with(|| word_char_at(&hay, end)) {
+                        continue;
+                    }
+                    s.push_hit(u.leaf, (start as u32, end as u32));
+                }
+            }
+            s.norm.text = hay;
+        }
+        if let Some(set) = &self.regex_set {
+            let hay = std::mem::take(&mut s.norm.text);
+            let matched = set.matches(&hay);
+            for i in matched.iter() {
+                let (re, leaf) = &self.regexes[i];
+                for m in re.find_iter(&hay) {
+                    if m.start() < m.end() {
+                        s.push_hit(*leaf, (m.start() as u32, m.end() as u32));
+                    }
+                }
+            }
+            s.norm.text = hay;
+        }
+        if !self.ranges.is_empty() {
+            s.range_matches.clear();
+            find_ranges(&s.norm.text, &mut s.range_matches);
+            for k in 0..s.range_matches.len() {
+                let m = s.range_matches[k];
+                for &(leaf, range) in &self.ranges {
+                    if range.accepts(m.low, m.high) {
+                        s.push_hit(leaf, (m.start as u32, m.end as u32));
+                    }
+                }
+            }
+        }
+    }
+
+    fn judge(&self, text: &str, truncated: bool, s: &mut Scratch) -> Verdict {
+        let mut verdict = Verdict {
+            truncated,
+            ..Verdict::default()
+        };
+        let mut pack_scores = vec![0.0f64; self.packs.len()];
+        for rule in &self.rules {
+            let Some(hits) = self.eval(&rule.node, s) else {
+                continue;
+            };
+            if hits.is_empty() {
+                continue;
+            }
+            let pack = &self.packs[rule.pack];
+            let info = &pack.rules[rule.rule];
+            let mut spans: Vec<Span> = hits
+                .iter()
+                .map(|&(a, b)| {
+                    let (start, end) = s.norm.original_span(text, a as usize, b as usize);
+                    Span { start, end }
+                })
+                .collect();
+            spans.sort_unstable();
+            spans.dedup();
+            let mut merged: Vec<Span> = Vec::with_capacity(spans.len());
+            for sp in spans {
+                match merged.last_mut() {
+                    Some(last) if sp.start <= last.end => last.end = last.end.max(sp.end),
+                    _ => merged.push(sp),
+                }
+            }
+            if !pack.shadow {
+                pack_scores[rule.pack] += info.weight;
+            }
+            verdict.rules.push(RuleHit {
+                pack: rule.pack,
+                rule: rule.rule,
+                id: info.id.clone(),
+                category: info.category.clone(),
+                severity: info.severity,
+                weight: info.weight,
+                shadow: pack.shadow,
+                spans: merged,
+            });
+        }
+        verdict.score = pack_scores.iter().sum();
+        verdict.flagged = pack_scores
+            .iter()
+            .zip(&self.packs)
+            .any(|(score, pack)| *score > 0.0 && *score + 1e-9 >= pack.threshold);
+        let mut categories: Vec<String> = verdict
+            .rules
+            .iter()
+            .filter(|r| !r.shadow)
+            .map(|r| r.category.clone())
+            .collect();
+        categories.sort();
+        categories.dedup();
+        verdict.categories = categories;
+        verdict
+    }
+
+    /// `Some(hits)` when the node is true; the hits are what made it true.
+    fn eval(&self, node: &Node, s: &mut Scratch) -> Option<Vec<Hit>> {
+        match node {
+            Node::Leaf(leaf) => {
+                let hits = &s.leaf_hits[*leaf as usize];
+                (!hits.is_empty()).then(|| hits.clone())
+            }
+            Node::Signal(i) => {
+                if let Some(memo) = &s.signal_memo[*i as usize] {
+                    return memo.clone();
+                }
+                let result = self.eval(&self.signals[*i as usize], s);
+                s.signal_memo[*i as usize] = Some(result.clone());
+                result
+            }
+            Node::All(parts) => {
+                let mut hits = Vec::new();
+                for p in parts {
+                    hits.extend(self.eval(p, s)?);
+                }
+                Some(hits)
+            }
+            Node::Any(parts) => {
+                let mut hits = None::<Vec<Hit>>;
+                for p in parts {
+                    if let Some(h) = self.eval(p, s) {
+                        hits.get_or_insert_with(Vec::new).extend(h);
+                    }
+                }
+                hits
+            }
+            Node::None(parts) => {
+                for p in parts {
+                    if self.eval(p, s).is_some() {
+                        return None;
+                    }
+                }
+                Some(Vec::new())
+            }
+            Node::AtLeast(n, parts) => {
+                let mut count = 0;
+                let mut hits = Vec::new();
+                for p in parts {
+                    if let Some(h) = self.eval(p, s) {
+                        count += 1;
+                        hits.extend(h);
+                    }
+                }
+                (count >= *n).then_some(hits)
+            }
+            Node::Near(window, parts) => {
+                let mut lists = Vec::with_capacity(parts.len());
+                for p in parts {
+                    let hits = self.eval(p, s)?;
+                    if !hits.is_empty() {
+                        lists.push(hits);
+                    }
+                }
+                if lists.is_empty() {
+                    return None;
+                }
+                near(&lists, *window as u32, s)
+            }
+        }
+    }
+}
+
+/// One hit from each list, all within `window` words of each other; the closest such set.
+fn near(lists: &[Vec<Hit>], window: u32, s: &mut Scratch) -> Option<Vec<Hit>> {
+    let words: Vec<Vec<(u32, u32)>> = lists
+        .iter()
+        .map(|hits| {
+            hits.iter()
+                .map(|&(a, b)| (s.word_index(a), s.word_index(b.saturating_sub(1).max(a))))
+                .collect()
+        })
+        .collect();
+    let mut best: Option<(u32, Vec<Hit>)> = None;
+    for (li, list) in words.iter().enumerate() {
+        for (hi, &(first, _)) in list.iter().enumerate() {
+            // This hit is the leftmost of the set; take from each other list the hit that
+            // starts at or after it and ends soonest.
+            let mut last = words[li][hi].1;
+            let mut chosen = vec![lists[li][hi]];
+            let mut ok = true;
+            for (lj, other) in words.iter().enumerate() {
+                if lj == li {
+                    continue;
+                }
+                let pick = other
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &(f, _))| f >= first)
+                    .min_by_key(|(_, &(_, l))| l);
+                match pick {
+                    Some((k, &(_, l))) => {
+                        last = last.max(l);
+                        chosen.push(lists[lj][k]);
+                    }
+                    None => {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if ok && last - first <= window && best.as_ref().is_none_or(|(d, _)| last - first < *d)
+            {
+                best = Some((last - first, chosen));
+            }
+        }
+    }
+    best.map(|(_, hits)| hits)
+}
+
+/// Cuts a post to [`MAX_TEXT_BYTES`] on a char boundary.
+fn cut(text: &str) -> (&str, bool) {
+    if text.len() <= MAX_TEXT_BYTES {
+        return (text, false);
+    }
+    let mut end = MAX_TEXT_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&text[..end], true)
+}
+
+/// Refuses rules that are true when nothing matches: they would flag every post.
+pub(crate) fn check_rules_need_a_match(pack: &RulePack) -> Result<(), PackErrors> {
+    fn true_on_nothing(c: &Condition, pack: &RulePack, depth: usize) -> bool {
+        if depth > MAX_CONDITION_DEPTH * 4 {
+            return false;
+        }
+        let all = |parts: &[Condition]| {
+            parts
+                .iter()
+                .filter(|p| true_on_nothing(p, pack, depth + 1))
+                .count()
+        };
+        match c {
+            Condition::Phrases(_) | Condition::Regex(_) | Condition::Range(_) => false,
+            Condition::Near(..) => false,
+            Condition::Signal(name) => pack
+                .signals
+                .iter()
+                .find(|(n, _)| n == name)
+                .is_some_and(|(_, c)| true_on_nothing(c, pack, depth + 1)),
+            Condition::All(parts) => all(parts) == parts.len(),
+            Condition::Any(parts) => all(parts) > 0,
+            Condition::None(parts) => all(parts) == 0,
+            Condition::AtLeast(n, parts) => all(parts) >= *n,
+        }
+    }
+    let errors: Vec<PackError> = pack
+        .rules
+        .iter()
+        .filter(|r| true_on_nothing(&r.condition, pack, 0))
+        .map(|r| {
+            PackError::new(
+                &pack.origin,
+                "the condition is true when nothing matches, so the rule would fire on every post; \
+                 use `none` only beside a positive part inside `all`",
+            )
+            .at(r.position)
+            .in_rule(&r.id)
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(PackErrors(errors))
+    }
+}

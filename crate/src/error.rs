@@ -1,0 +1,105 @@
+//! Errors in rule packs, each naming where it is.
+
+use std::fmt;
+
+/// One problem in a rule pack: which file, where in it, which rule, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackError {
+    /// The file name (or other origin label) the pack was read from.
+    pub origin: String,
+    /// 1-based line, when the problem can be placed.
+    pub line: Option<usize>,
+    /// 1-based column, in characters.
+    pub column: Option<usize>,
+    /// The rule (or `signal:NAME`) the problem belongs to.
+    pub rule: Option<String>,
+    pub message: String,
+}
+
+impl PackError {
+    pub fn new(origin: &str, message: impl Into<String>) -> Self {
+        PackError {
+            origin: origin.to_string(),
+            line: None,
+            column: None,
+            rule: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn at(mut self, position: Option<(usize, usize)>) -> Self {
+        if let Some((line, column)) = position {
+            self.line = Some(line);
+            self.column = Some(column);
+        }
+        self
+    }
+
+    pub fn in_rule(mut self, rule: impl Into<String>) -> Self {
+        self.rule = Some(rule.into());
+        self
+    }
+}
+
+impl fmt::Display for PackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.origin)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        write!(f, ": ")?;
+        if let Some(rule) = &self.rule {
+            match rule.strip_prefix("signal:") {
+                Some(signal) => write!(f, "signal `{signal}`: ")?,
+                None => write!(f, "rule `{rule}`: ")?,
+            }
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+impl std::error::Error for PackError {}
+
+/// All the problems found in one or more packs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackErrors(pub Vec<PackError>);
+
+impl fmt::Display for PackErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PackErrors {}
+
+impl From<PackError> for PackErrors {
+    fn from(e: PackError) -> Self {
+        PackErrors(vec![e])
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_column(source: &str, byte: usize) -> (usize, usize) {
+    let byte = byte.min(source.len());
+    let before = &source[..floor_char_boundary(source, byte)];
+    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}

@@ -1,0 +1,20 @@
+//! Limits that keep compile and scan cost bounded for untrusted packs and hostile pages.
+
+/// Posts are scanned up to this many bytes of UTF-8 (cut on a char boundary); the verdict
+/// says when a post was cut.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// Size of one pack file.
+pub const MAX_PACK_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_RULES_PER_PACK: usize = 5_000;
+/// Phrases across all packs loaded into one engine.
+pub const MAX_PHRASES: usize = 200_000;
+/// Regexes across all packs loaded into one engine.
+pub const MAX_REGEXES: usize = 2_000;
+pub const MAX_PHRASE_CHARS: usize = 200;
+pub const MAX_REGEX_CHARS: usize = 2_000;
+/// Compiled size of one regex, and of each of the multi-pattern automata.
+pub const MAX_REGEX_BYTES: usize = 2 * 1024 * 1024;
+pub const MAX_CONDITION_DEPTH: usize = 16;
+pub const MAX_NEAR_WINDOW: usize = 100;
+/// Matches kept per condition leaf and post; more add nothing to a verdict.
+pub const MAX_HITS_PER_LEAF: usize = 64;

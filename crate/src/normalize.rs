@@ -1,0 +1,753 @@
+//! Normalisation that defeats simple evasion while remembering where every byte came from.
+//!
+//! The output is a lower-case, compatibility-folded copy of the post in which look-alike
+//! letters, digit swaps, invisible characters and spaced-out letters no longer hide a word.
+//! Beside it runs a map: for every output byte, the byte offset in the original text of the
+//! character that produced it. Matches found in the output are mapped back through it, so
+//! they always point at whole characters of the original.
+//!
+//! Performance: ASCII goes through a 128-entry class table and non-ASCII characters up to
+//! U+07FF (Latin, Greek, Cyrillic) and the punctuation and fullwidth blocks through a
+//! precomputed fold table; only rarer characters pay for Unicode decomposition. The
+//! word-level repairs (mixed scripts, digit swaps, spaced letters) run only on words that
+//! need them.
+
+use std::sync::OnceLock;
+
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
+
+/// What a folded character is, for word building.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Class {
+    /// Dropped: zero-width and format characters, lone combining marks.
+    Invisible,
+    Space,
+    Latin,
+    Cyrillic,
+    OtherLetter,
+    Digit,
+    /// `@` and `$`: part of a word only between letters.
+    Swappable,
+    Other,
+    /// A fold of several characters of different classes; classify each.
+    Mixed,
+}
+
+impl Class {
+    fn is_word(self) -> bool {
+        matches!(
+            self,
+            Class::Latin | Class::Cyrillic | Class::OtherLetter | Class::Digit
+        )
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Fold {
+    start: u32,
+    len: u8,
+    class: Class,
+}
+
+struct FoldTable {
+    pool: String,
+    low: Vec<Fold>,       // U+0000..U+0800
+    punct: Vec<Fold>,     // U+2000..U+2100
+    fullwidth: Vec<Fold>, // U+FF00..U+10000
+}
+
+const PUNCT_BASE: u32 = 0x2000;
+const FULLWIDTH_BASE: u32 = 0xFF00;
+
+fn table() -> &'static FoldTable {
+    static TABLE: OnceLock<FoldTable> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut pool = String::new();
+        let mut build = |range: std::ops::Range<u32>| -> Vec<Fold> {
+            range
+                .map(|cp| {
+                    let start = pool.len() as u32;
+                    let class = match char::from_u32(cp) {
+                        Some(c) => fold_char_slow(c, &mut pool),
+                        None => Class::Other,
+                    };
+                    Fold {
+                        start,
+                        len: (pool.len() as u32 - start) as u8,
+                        class,
+                    }
+                })
+                .collect()
+        };
+        let low = build(0..0x800);
+        let punct = build(PUNCT_BASE..PUNCT_BASE + 0x100);
+        let fullwidth = build(FULLWIDTH_BASE..0x10000);
+        FoldTable {
+            pool,
+            low,
+            punct,
+            fullwidth,
+        }
+    })
+}
+
+/// Characters that carry nothing visible and are dropped.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
+        | '\u{FEFF}' | '\u{FFA0}' | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// Folds that compatibility decomposition and lower-casing do not do.
+fn special_fold(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{2010}'..='\u{2015}'
+        | '\u{2212}'
+        | '\u{FE58}'
+        | '\u{FE63}'
+        | '\u{FF0D}'
+        | '\u{2E3A}'
+        | '\u{2E3B}' => "-",
+        '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' | '\u{02BC}' | '\u{2032}' | '`' => "'",
+        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' | '\u{00AB}' | '\u{00BB}'
+        | '\u{2033}' => "\"",
+        'ß' | 'ẞ' => "ss",
+        'ς' => "σ",
+        'ı' => "i",
+        'ё' | 'Ё' => "е",
+        _ => return None,
+    })
+}
+
+fn class_of(c: char) -> Class {
+    match c {
+        'a'..='z' => Class::Latin,
+        '0'..='9' => Class::Digit,
+        '@' | '$' => Class::Swappable,
+        c if c.is_whitespace() => Class::Space,
+        '\u{0400}'..='\u{052F}' if c.is_alphabetic() => Class::Cyrillic,
+        '\u{00C0}'..='\u{024F}' if c.is_alphabetic() => Class::Latin,
+        c if c.is_alphanumeric() => Class::OtherLetter,
+        _ => Class::Other,
+    }
+}
+
+/// Folds one character into `out` and says what class the result is.
+fn fold_char_slow(c: char, out: &mut String) -> Class {
+    if is_invisible(c) {
+        return Class::Invisible;
+    }
+    if c.is_whitespace() {
+        out.push(' ');
+        return Class::Space;
+    }
+    let start = out.len();
+    if let Some(s) = special_fold(c) {
+        out.push_str(s);
+    } else if c.is_ascii() {
+        out.push(c.to_ascii_lowercase());
+    } else {
+        for d in std::iter::once(c).nfkd() {
+            if is_combining_mark(d) || is_invisible(d) {
+                continue;
+            }
+            if let Some(s) = special_fold(d) {
+                out.push_str(s);
+                continue;
+            }
+            for l in d.to_lowercase() {
+                if is_combining_mark(l) {
+                    continue;
+                }
+                match special_fold(l) {
+                    Some(s) => out.push_str(s),
+                    None => out.push(l),
+                }
+            }
+        }
+    }
+    let folded = &out[start..];
+    let mut classes = folded.chars().map(|c| match class_of(c) {
+        Class::Space => Class::Other, // a decomposed space inside a fold stays punctuation
+        k => k,
+    });
+    match classes.next() {
+        None => Class::Invisible,
+        Some(first) if folded == " " => {
+            let _ = first;
+            Class::Space
+        }
+        Some(first) => {
+            if classes.all(|k| k == first) {
+                first
+            } else {
+                Class::Mixed
+            }
+        }
+    }
+}
+
+/// ASCII classes: index by byte.
+static ASCII_CLASS: [Class; 128] = {
+    let mut t = [Class::Other; 128];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = match b as u8 {
+            b'a'..=b'z' | b'A'..=b'Z' => Class::Latin,
+            b'0'..=b'9' => Class::Digit,
+            b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C => Class::Space,
+            b'@' | b'$' => Class::Swappable,
+            0x00..=0x08 | 0x0E..=0x1F | 0x7F => Class::Invisible,
+            _ => Class::Other,
+        };
+        b += 1;
+    }
+    t
+};
+
+/// A normalised post: the folded text and, per byte of it, where it came from.
+#[derive(Default, Debug, Clone)]
+pub struct Normalized {
+    /// UTF-8 bytes of the normalised text.
+    pub text: Vec<u8>,
+    /// `map[i]` is the byte offset in the original of the character that produced byte `i`.
+    pub map: Vec<u32>,
+}
+
+impl Normalized {
+    pub fn as_str(&self) -> &str {
+        // The writer only ever appends whole UTF-8 sequences.
+        std::str::from_utf8(&self.text).unwrap_or("")
+    }
+
+    /// Maps a normalised byte range back to the original text's byte range.
+    pub fn original_span(&self, original: &str, start: usize, end: usize) -> (usize, usize) {
+        let from = self.map[start] as usize;
+        let last = self.map[end - 1] as usize;
+        let to = last + original[last..].chars().next().map_or(0, char::len_utf8);
+        (from, to.max(from))
+    }
+}
+
+/// Normalises a phrase written in a pack (no offsets needed).
+pub fn normalize_phrase(phrase: &str) -> String {
+    let mut n = Normalized::default();
+    normalize_into(phrase, &mut n);
+    let s = n.as_str();
+    s.trim_matches(' ').to_string()
+}
+
+/// Normalises `original` into `n`, reusing its buffers.
+pub fn normalize_into(original: &str, n: &mut Normalized) {
+    n.text.clear();
+    n.map.clear();
+    n.text.reserve(original.len() + 8);
+    n.map.reserve(original.len() + 8);
+    let mut w = Writer {
+        out: &mut n.text,
+        map: &mut n.map,
+        word: Word::default(),
+        run: Run::default(),
+    };
+    let table = table();
+    let bytes = original.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            let class = ASCII_CLASS[b as usize];
+            match class {
+                Class::Latin => w.word_char(&[b.to_ascii_lowercase()], Class::Latin, i),
+                Class::Digit => w.word_char(&[b], Class::Digit, i),
+                Class::Space => w.space(i),
+                Class::Swappable => {
+                    let next_is_letter = bytes
+                        .get(i + 1)
+                        .is_some_and(|&n| n.is_ascii_alphabetic() || n >= 0x80);
+                    if w.word.active && next_is_letter {
+                        w.word_char(&[b], Class::Swappable, i);
+                    } else {
+                        w.other(&[b], i);
+                    }
+                }
+                Class::Invisible => {}
+                _ => w.other(&[b], i),
+            }
+            i += 1;
+            continue;
+        }
+        let c = original[i..].chars().next().unwrap_or('\u{FFFD}');
+        let len = c.len_utf8();
+        let cp = c as u32;
+        let entry = if cp < 0x800 {
+            Some(table.low[cp as usize])
+        } else if (PUNCT_BASE..PUNCT_BASE + 0x100).contains(&cp) {
+            Some(table.punct[(cp - PUNCT_BASE) as usize])
+        } else if cp >= FULLWIDTH_BASE && cp < 0x10000 {
+            Some(table.fullwidth[(cp - FULLWIDTH_BASE) as usize])
+        } else {
+            None
+        };
+        match entry {
+            Some(f) => {
+                let folded = &table.pool[f.start as usize..f.start as usize + f.len as usize];
+                w.emit(folded, f.class, i);
+            }
+            None => {
+                let mut tmp = String::new();
+                let class = fold_char_slow(c, &mut tmp);
+                w.emit(&tmp, class, i);
+            }
+        }
+        i += len;
+    }
+    w.end_word();
+    w.finish_run();
+}
+
+#[derive(Default)]
+struct Word {
+    active: bool,
+    start: usize,
+    latin: u32,
+    cyrillic: u32,
+    other_letters: u32,
+    digits: u32,
+    swappable: u32,
+    chars: u32,
+}
+
+/// Single letters separated by one separator each: `т у р и с т`, `t.o.u.r.i.s.t`.
+#[derive(Default)]
+struct Run {
+    active: bool,
+    start: usize,
+    /// Start of the run's last letter.
+    last: usize,
+    end: usize,
+    letters: u32,
+    /// The separator between the run's letters, once known.
+    separator: Option<u8>,
+}
+
+const MIN_SPACED_LETTERS: u32 = 4;
+
+fn is_spacing_separator(b: u8) -> bool {
+    matches!(
+        b,
+        b' ' | b'.' | b'-' | b'_' | b'*' | b'+' | b'/' | b'|' | b','
+    )
+}
+
+struct Writer<'a> {
+    out: &'a mut Vec<u8>,
+    map: &'a mut Vec<u32>,
+    word: Word,
+    run: Run,
+}
+
+impl Writer<'_> {
+    #[inline]
+    fn push(&mut self, bytes: &[u8], orig: usize) {
+        self.out.extend_from_slice(bytes);
+        for _ in 0..bytes.len() {
+            self.map.push(orig as u32);
+        }
+    }
+
+    #[inline]
+    fn word_char(&mut self, bytes: &[u8], class: Class, orig: usize) {
+        if !self.word.active {
+            self.word = Word {
+                active: true,
+                start: self.out.len(),
+                ..Word::default()
+            };
+        }
+        match class {
+            Class::Latin => self.word.latin += 1,
+            Class::Cyrillic => self.word.cyrillic += 1,
+            Class::Digit => self.word.digits += 1,
+            Class::Swappable => self.word.swappable += 1,
+            _ => self.word.other_letters += 1,
+        }
+        self.word.chars += 1;
+        self.push(bytes, orig);
+    }
+
+    #[inline]
+    fn space(&mut self, orig: usize) {
+        self.end_word();
+        if self.out.last().is_some_and(|&b| b != b' ') {
+            self.push(b" ", orig);
+        }
+    }
+
+    #[inline]
+    fn other(&mut self, bytes: &[u8], orig: usize) {
+        self.end_word();
+        self.push(bytes, orig);
+    }
+
+    fn emit(&mut self, folded: &str, class: Class, orig: usize) {
+        match class {
+            Class::Invisible => {}
+            Class::Space => self.space(orig),
+            Class::Mixed => {
+                for c in folded.chars() {
+                    let mut buf = [0u8; 4];
+                    let bytes = c.encode_utf8(&mut buf).as_bytes();
+                    match class_of(c) {
+                        k if k.is_word() => self.word_char(bytes, k, orig),
+                        Class::Space => self.space(orig),
+                        _ => self.other(bytes, orig),
+                    }
+                }
+            }
+            Class::Swappable => {
+                // Only ASCII `@`/`$` are swappable; their fullwidth forms act as punctuation.
+                self.other(folded.as_bytes(), orig)
+            }
+            k if k.is_word() => self.word_char(folded.as_bytes(), k, orig),
+            _ => self.other(folded.as_bytes(), orig),
+        }
+    }
+
+    fn end_word(&mut self) {
+        if !self.word.active {
+            return;
+        }
+        self.word.active = false;
+        let w = &self.word;
+        let letters = w.latin + w.cyrillic + w.other_letters;
+        let start = w.start;
+        let single_letter = w.chars == 1 && letters == 1;
+        if (w.latin > 0 && w.cyrillic > 0) || (w.digits > 0 && letters >= 2) || w.swappable > 0 {
+            let end = self.out.len();
+            repair_word(self.out, self.map, start, end);
+        }
+        if single_letter {
+            let r = &self.run;
+            let gap = (r.active && r.end + 1 == start)
+                .then(|| self.out[r.end])
+                .filter(|&b| is_spacing_separator(b));
+            match gap {
+                Some(sep) if r.separator.is_none_or(|s| s == sep) => {
+                    self.run.letters += 1;
+                    self.run.separator = Some(sep);
+                    self.run.last = start;
+                    self.run.end = self.out.len();
+                }
+                Some(sep) => {
+                    // The separator changed ("a t-o-u-r"): the previous letter opens a new run.
+                    let last = self.run.last;
+                    let joined = self.run.letters >= MIN_SPACED_LETTERS;
+                    self.finish_run();
+                    self.run = if joined {
+                        Run {
+                            active: true,
+                            start,
+                            last: start,
+                            end: self.out.len(),
+                            letters: 1,
+                            separator: None,
+                        }
+                    } else {
+                        Run {
+                            active: true,
+                            start: last,
+                            last: start,
+                            end: self.out.len(),
+                            letters: 2,
+                            separator: Some(sep),
+                        }
+                    };
+                }
+                None => {
+                    self.finish_run();
+                    self.run = Run {
+                        active: true,
+                        start,
+                        last: start,
+                        end: self.out.len(),
+                        letters: 1,
+                        separator: None,
+                    };
+                }
+            }
+        } else {
+            self.finish_run();
+        }
+    }
+
+    /// Joins a finished run of spaced-out letters into one word.
+    fn finish_run(&mut self) {
+        if !self.run.active {
+            return;
+        }
+        self.run.active = false;
+        if self.run.letters < MIN_SPACED_LETTERS {
+            return;
+        }
+        let (start, end) = (self.run.start, self.run.end);
+        let mut joined = Vec::with_capacity(end - start);
+        let mut joined_map = Vec::with_capacity(end - start);
+        for k in start..end {
+            if !is_spacing_separator(self.out[k]) {
+                joined.push(self.out[k]);
+                joined_map.push(self.map[k]);
+            }
+        }
+        let new_end = start + joined.len();
+        self.out.splice(start..end, joined);
+        self.map.splice(start..end, joined_map);
+        repair_word(self.out, self.map, start, new_end);
+    }
+}
+
+/// Latin letters that look like Cyrillic ones, and back (lower case).
+const LOOKALIKES: [(char, char); 14] = [
+    ('a', 'а'),
+    ('b', 'в'),
+    ('c', 'с'),
+    ('e', 'е'),
+    ('h', 'н'),
+    ('i', 'і'),
+    ('k', 'к'),
+    ('m', 'м'),
+    ('o', 'о'),
+    ('p', 'р'),
+    ('t', 'т'),
+    ('x', 'х'),
+    ('y', 'у'),
+    ('r', 'г'),
+];
+
+fn to_cyrillic(c: char) -> Option<char> {
+    LOOKALIKES.iter().find(|(l, _)| *l == c).map(|(_, k)| *k)
+}
+
+fn to_latin(c: char) -> Option<char> {
+    LOOKALIKES.iter().find(|(_, k)| *k == c).map(|(l, _)| *l)
+}
+
+fn digit_as_latin(c: char) -> Option<char> {
+    Some(match c {
+        '0' => 'o',
+        '1' => 'i',
+        '3' => 'e',
+        '4' => 'a',
+        '5' => 's',
+        '7' => 't',
+        '@' => 'a',
+        '$' => 's',
+        _ => return None,
+    })
+}
+
+fn digit_as_cyrillic(c: char) -> Option<char> {
+    Some(match c {
+        '0' => 'о',
+        '3' => 'е',
+        '4' => 'ч',
+        '6' => 'б',
+        '@' => 'а',
+        _ => return None,
+    })
+}
+
+/// Rewrites one word that mixes scripts or hides letters behind digits and symbols.
+fn repair_word(out: &mut Vec<u8>, map: &mut Vec<u32>, start: usize, end: usize) {
+    let word = match std::str::from_utf8(&out[start..end]) {
+        Ok(s) => s,
+        Err(_) => return,
+    };
+    let chars: Vec<(char, u32)> = word
+        .char_indices()
+        .map(|(k, c)| (c, map[start + k]))
+        .collect();
+    let (mut latin, mut cyrillic, mut latin_only, mut cyrillic_only) = (0, 0, 0, 0);
+    for &(c, _) in &chars {
+        match class_of(c) {
+            Class::Latin => {
+                latin += 1;
+                if to_cyrillic(c).is_none() {
+                    latin_only += 1;
+                }
+            }
+            Class::Cyrillic => {
+                cyrillic += 1;
+                if to_latin(c).is_none() {
+                    cyrillic_only += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    let letters = latin + cyrillic;
+    let cyrillic_word = if latin_only != cyrillic_only {
+        cyrillic_only > latin_only
+    } else {
+        cyrillic > latin
+    };
+    let is_letter = |c: char| matches!(class_of(c), Class::Latin | Class::Cyrillic);
+    let mut rewritten = String::with_capacity(end - start + 8);
+    let mut rewritten_map = Vec::with_capacity(end - start + 8);
+    let mut k = 0;
+    while k < chars.len() {
+        let (c, orig) = chars[k];
+        let swapped = match class_of(c) {
+            Class::Latin if cyrillic_word && cyrillic > 0 => to_cyrillic(c),
+            Class::Cyrillic if !cyrillic_word && latin > 0 => to_latin(c),
+            Class::Swappable => {
+                if cyrillic_word {
+                    digit_as_cyrillic(c)
+                } else {
+                    digit_as_latin(c)
+                }
+            }
+            Class::Digit if letters >= 2 => {
+                // A lone digit between or beside letters stands for a letter; numbers stay.
+                let run_end = (k..chars.len())
+                    .find(|&j| class_of(chars[j].0) != Class::Digit)
+                    .unwrap_or(chars.len());
+                let lone = run_end - k == 1 && (k == 0 || class_of(chars[k - 1].0) != Class::Digit);
+                let left = k > 0 && is_letter(chars[k - 1].0);
+                let right = run_end < chars.len() && is_letter(chars[run_end].0);
+                let enclosed = left && right;
+                if (lone && (left || right)) || enclosed {
+                    if cyrillic_word && cyrillic > 0 {
+                        digit_as_cyrillic(c)
+                    } else if latin > 0 {
+                        digit_as_latin(c)
+                    } else {
+                        None
+                    }
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+        let c = swapped.unwrap_or(c);
+        let before = rewritten.len();
+        rewritten.push(c);
+        for _ in before..rewritten.len() {
+            rewritten_map.push(orig);
+        }
+        k += 1;
+    }
+    out.splice(start..end, rewritten.into_bytes());
+    map.splice(start..end, rewritten_map);
+}
+
+/// Is the character ending just before `pos` in `text` a word character?
+pub fn word_char_before(text: &[u8], pos: usize) -> bool {
+    if pos == 0 {
+        return false;
+    }
+    let b = text[pos - 1];
+    if b < 0x80 {
+        return b.is_ascii_alphanumeric();
+    }
+    let mut s = pos - 1;
+    while s > 0 && (text[s] & 0xC0) == 0x80 {
+        s -= 1;
+    }
+    std::str::from_utf8(&text[s..pos])
+        .ok()
+        .and_then(|x| x.chars().next())
+        .is_some_and(char::is_alphanumeric)
+}
+
+/// Is the character starting at `pos` in `text` a word character?
+pub fn word_char_at(text: &[u8], pos: usize) -> bool {
+    let Some(&b) = text.get(pos) else {
+        return false;
+    };
+    if b < 0x80 {
+        return b.is_ascii_alphanumeric();
+    }
+    let len = match b {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        _ => 4,
+    };
+    std::str::from_utf8(&text[pos..(pos + len).min(text.len())])
+        .ok()
+        .and_then(|x| x.chars().next())
+        .is_some_and(char::is_alphanumeric)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(s: &str) -> String {
+        let mut n = Normalized::default();
+        normalize_into(s, &mut n);
+        assert_eq!(n.text.len(), n.map.len());
+        n.as_str().to_string()
+    }
+
+    #[test]
+    fn folds_case_and_compatibility_forms() {
+        assert_eq!(norm("ТУРИСТ Ёлка"), "турист елка");
+        assert_eq!(norm("Straße"), "strasse");
+        assert_eq!(norm("ｔｏｕｒｉｓｔ"), "tourist");
+        assert_eq!(norm("𝐭𝐨𝐮𝐫𝐢𝐬𝐭"), "tourist");
+        assert_eq!(norm("café"), "cafe");
+        assert_eq!(norm("приїжджайте"), "приіжджаите");
+    }
+
+    #[test]
+    fn drops_invisibles_and_collapses_space() {
+        assert_eq!(norm("тур\u{00AD}ист"), "турист");
+        assert_eq!(norm("tou\u{200B}rist"), "tourist");
+        assert_eq!(norm("a  \n\t b"), "a b");
+        assert_eq!(norm("18–45"), "18-45");
+    }
+
+    #[test]
+    fn maps_lookalikes_to_the_word_script() {
+        // Cyrillic о and е in an English word; Latin o, p, c in a Russian one.
+        assert_eq!(norm("t\u{043E}urist"), "tourist");
+        assert_eq!(norm("typ\u{0438}ct"), "турист");
+        assert_eq!(norm("тypиcт"), "турист");
+        assert_eq!(norm("Tурист"), "турист");
+    }
+
+    #[test]
+    fn swaps_digits_inside_words_only() {
+        assert_eq!(norm("t0urist"), "tourist");
+        assert_eq!(norm("тур1ст"), "тур1ст"); // 1 has no Cyrillic reading
+        assert_eq!(norm("т0урист"), "тоурист");
+        assert_eq!(norm("3ахват"), "еахват");
+        assert_eq!(norm("men aged 18-45"), "men aged 18-45");
+        assert_eq!(norm("от 18 до 45лет"), "от 18 до 45лет");
+        assert_eq!(norm("t@urist"), "taurist");
+    }
+
+    #[test]
+    fn joins_spaced_out_letters() {
+        assert_eq!(norm("т у р и с т"), "турист");
+        assert_eq!(norm("t.o.u.r.i.s.t here"), "tourist here");
+        assert_eq!(norm("I am a b"), "i am a b");
+        assert_eq!(norm("be a t-o-u-r-i-s-t now"), "be a tourist now");
+    }
+
+    #[test]
+    fn spans_map_back_to_original_characters() {
+        let original = "Ты — ТУР\u{00AD}ИСТ!";
+        let mut n = Normalized::default();
+        normalize_into(original, &mut n);
+        let s = n.as_str();
+        let at = s.find("турист").unwrap();
+        let (a, b) = n.original_span(original, at, at + "турист".len());
+        assert_eq!(&original[a..b], "ТУР\u{00AD}ИСТ");
+    }
+}
