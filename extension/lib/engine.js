@@ -1,0 +1,99 @@
+// Loads the Wasm engine and compiles the enabled packs. Used by the background and by
+// extension pages (options playground, pack import), never by content scripts.
+
+import init, { WasmEngine, check_pack, shipped_packs, pack_summaries } from '../pkg/flagpost.js';
+import { packStateOf } from './storage.js';
+
+let wasmReady = null;
+
+export function loadWasm() {
+  wasmReady ??= init({ module_or_path: new URL('../pkg/flagpost_bg.wasm', import.meta.url) });
+  return wasmReady;
+}
+
+export function shippedPacks() {
+  return JSON.parse(shipped_packs());
+}
+
+export function summarize(packs) {
+  return JSON.parse(pack_summaries(JSON.stringify(packs.map(({ name, source }) => ({ name, source })))));
+}
+
+export function checkPack(source, name) {
+  return JSON.parse(check_pack(source, name));
+}
+
+// Every pack known to the extension, shipped first, each with its parsed id and version.
+// An imported pack with the id of a shipped one replaces it (a newer or edited version).
+export function listPacks(state) {
+  const shipped = shippedPacks().map((p) => ({ ...p, shipped: true }));
+  const user = state.userPacks.map((p, index) => ({ ...p, shipped: false, userIndex: index }));
+  const all = [...shipped, ...user];
+  const summaries = summarize(all);
+  all.forEach((p, i) => Object.assign(p, summaries[i] ?? { errors: [{ display: 'unreadable pack' }] }));
+  const userIds = new Set(user.filter((p) => p.id).map((p) => p.id));
+  for (const p of all) p.replaced = p.shipped && userIds.has(p.id);
+  return all;
+}
+
+export function engineOptions(state, packs) {
+  const disabledRules = [];
+  const shadowPacks = [];
+  for (const p of packs) {
+    const st = packStateOf(state, p.id);
+    for (const r of st.disabledRules) disabledRules.push([p.id, r]);
+    if (st.shadow) shadowPacks.push(p.id);
+  }
+  return { disabledRules, shadowPacks, threshold: state.settings.threshold };
+}
+
+export function activePacks(state, all = listPacks(state)) {
+  return all.filter((p) => p.id && !p.replaced && packStateOf(state, p.id).enabled);
+}
+
+// Compiles the given packs; returns { engine, info } or { errors } (with line and column).
+export function compile(state, packs = activePacks(state)) {
+  try {
+    const engine = new WasmEngine(
+      JSON.stringify(packs.map(({ name, source }) => ({ name, source }))),
+      JSON.stringify(engineOptions(state, packs)),
+    );
+    return { engine, info: JSON.parse(engine.info()) };
+  } catch (e) {
+    let errors;
+    try { errors = JSON.parse(String(e)); } catch { errors = [{ display: String(e), message: String(e) }]; }
+    return { errors };
+  }
+}
+
+// Posts are joined with U+001E; the same character inside a post becomes a space, which keeps
+// every UTF-16 offset in place.
+export const SEPARATOR = '\u001e';
+
+export function joinPosts(texts) {
+  return texts.map((t) => (t.includes(SEPARATOR) ? t.replaceAll(SEPARATOR, ' ') : t)).join(SEPARATOR);
+}
+
+// Compact batch verdicts → per-post results that content scripts can render without the
+// engine's tables: [{ i, flagged, score, truncated, rules: [...], shadow: [...] }].
+export function expandBatch(compact, info) {
+  const out = [];
+  for (const [i, flagged, score, truncated, hits] of JSON.parse(compact)) {
+    const rules = [];
+    const shadow = [];
+    for (const [packIndex, ruleIndex, isShadow, flat] of hits) {
+      const pack = info[packIndex];
+      const rule = pack?.rules[ruleIndex];
+      if (!rule) continue;
+      const spans = [];
+      for (let k = 0; k + 1 < flat.length; k += 2) spans.push([flat[k], flat[k + 1]]);
+      const hit = {
+        id: rule.id, pack: pack.id, packVersion: pack.version, category: rule.category,
+        severity: rule.severity, weight: rule.weight, description: rule.description, spans,
+      };
+      (isShadow ? shadow : rules).push(hit);
+    }
+    out.push({ i, flagged: flagged === 1, score, truncated: truncated === 1, rules, shadow });
+  }
+  return out;
+}

@@ -1,0 +1,149 @@
+// Popup: flagged posts on this tab, jump to each, pause the site, export evidence and marks.
+
+import { loadState, save, siteKey } from '../lib/storage.js';
+import { evidenceJson, evidenceCsv, labelledJsonl, markKey, download } from '../lib/export.js';
+
+const api = globalThis.browser ?? globalThis.chrome;
+const $ = (id) => document.getElementById(id);
+
+const CATEGORY_NAMES = {
+  travel_resistance: 'Call to travel and join an armed group',
+  mercenary_ad: 'Mercenary recruitment',
+  sabotage_for_pay: 'Sabotage for pay',
+  jihadist_hijrah: 'Call to make hijrah',
+  state_recruitment: 'Military recruitment',
+};
+const categoryName = (c) => CATEGORY_NAMES[c] ?? (c.charAt(0).toUpperCase() + c.slice(1)).replace(/_/g, ' ');
+
+let tab = null;
+let page = { url: '', title: '', posts: [] };
+let state = null;
+
+async function targetTab() {
+  // ?tab=ID lets the popup be opened as a page for a given tab (keyboard users, tests).
+  const fromQuery = Number(new URLSearchParams(location.search).get('tab'));
+  if (Number.isInteger(fromQuery) && fromQuery > 0) return api.tabs.get(fromQuery);
+  const [active] = await api.tabs.query({ active: true, currentWindow: true });
+  return active;
+}
+
+async function ask(msg) {
+  try {
+    return await api.tabs.sendMessage(tab.id, msg);
+  } catch {
+    return null;
+  }
+}
+
+function el(tag, props = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === 'text') node.textContent = v;
+    else node.setAttribute(k, v);
+  }
+  node.append(...children);
+  return node;
+}
+
+function renderMarksCount() {
+  const n = Object.keys(state.marks).length;
+  $('marks-count').textContent = n ? `${n} post${n === 1 ? '' : 's'} marked right or wrong (all pages).` : 'No posts marked yet.';
+  $('export-labels').disabled = n === 0;
+}
+
+async function setMark(post, label, buttons) {
+  const key = markKey(page.url, post.text);
+  const current = state.marks[key];
+  if (current && current.label === label) delete state.marks[key];
+  else {
+    state.marks[key] = {
+      text: post.text, url: page.url, label, time: Date.now(),
+      rules: post.rules.map((r) => r.id), packs: [...new Set(post.rules.map((r) => `${r.pack}@${r.packVersion}`))],
+    };
+  }
+  await save({ marks: state.marks });
+  const now = state.marks[key]?.label;
+  buttons.good.setAttribute('aria-pressed', String(now === true));
+  buttons.bad.setAttribute('aria-pressed', String(now === false));
+  renderMarksCount();
+}
+
+function render() {
+  const n = page.posts.length;
+  $('summary').textContent = page.enabled === false
+    ? 'Flagpost is paused on this site.'
+    : n === 0 ? 'No flagged posts on this page.' : `${n} flagged post${n === 1 ? '' : 's'} on this page`;
+  $('summary').dataset.count = String(n);
+  const list = $('posts');
+  list.replaceChildren();
+  for (const post of page.posts) {
+    const categories = post.categories.map(categoryName).join(' · ');
+    const severity = post.rules.map((r) => r.severity).sort().at(-1);
+    const go = el('button', { type: 'button', class: 'go', 'aria-label': `Show flagged post ${post.index + 1}: ${categories}` }, [
+      el('span', { class: 'cat', text: categories }),
+      el('span', { class: 'muted', text: ` · score ${post.score}` }),
+      el('span', { class: 'snippet', text: post.text.slice(0, 200) }),
+    ]);
+    go.addEventListener('click', () => ask({ type: 'scrollTo', index: post.index }));
+    const key = markKey(page.url, post.text);
+    const mark = state.marks[key]?.label;
+    const good = el('button', { type: 'button', class: 'good', 'aria-pressed': String(mark === true), text: 'Right flag' });
+    const bad = el('button', { type: 'button', class: 'bad', 'aria-pressed': String(mark === false), text: 'Wrong flag' });
+    good.addEventListener('click', () => setMark(post, true, { good, bad }));
+    bad.addEventListener('click', () => setMark(post, false, { good, bad }));
+    list.append(el('li', { 'data-severity': severity ?? '' }, [go, el('div', { class: 'marks' }, [good, bad])]));
+  }
+  for (const id of ['export-json', 'export-csv', 'next']) $(id).disabled = n === 0;
+}
+
+function fileStamp() {
+  return new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+}
+
+async function main() {
+  state = await loadState();
+  tab = await targetTab();
+  const site = siteKey(tab?.url ?? '');
+  $('site').textContent = site || 'this site';
+  $('pause').checked = state.settings.disabledSites.includes(site);
+  $('pause').disabled = !site;
+  renderMarksCount();
+
+  const status = await api.runtime.sendMessage({ type: 'status' }).catch(() => null);
+  if (status?.errors?.length) {
+    $('engine-error').hidden = false;
+    $('engine-error').textContent = 'Some packs could not be loaded:\n' + status.errors.map((e) => e.display).join('\n');
+  }
+
+  const reply = await ask({ type: 'list' });
+  if (reply) page = reply;
+  else {
+    page = { url: tab?.url ?? '', title: tab?.title ?? '', posts: [] };
+    $('summary').textContent = 'Flagpost does not run on this page.';
+  }
+  if (reply) render();
+
+  $('next').addEventListener('click', () => ask({ type: 'next' }));
+  $('pause').addEventListener('change', async (e) => {
+    const fresh = await loadState();
+    const sites = new Set(fresh.settings.disabledSites);
+    if (e.target.checked) sites.add(site);
+    else sites.delete(site);
+    await save({ settings: { ...fresh.settings, disabledSites: [...sites] } });
+    setTimeout(async () => {
+      const again = await ask({ type: 'list' });
+      if (again) { page = again; render(); }
+    }, 300);
+  });
+  const meta = () => ({ exportedAt: new Date().toISOString(), version: api.runtime.getManifest().version });
+  $('export-json').addEventListener('click', () =>
+    download(`flagpost-evidence-${fileStamp()}.json`, 'application/json', evidenceJson(page, page.posts, meta())));
+  $('export-csv').addEventListener('click', () =>
+    download(`flagpost-evidence-${fileStamp()}.csv`, 'text/csv', evidenceCsv(page, page.posts, meta())));
+  $('export-labels').addEventListener('click', async () => {
+    state = await loadState();
+    download(`flagpost-marks-${fileStamp()}.jsonl`, 'application/x-ndjson', labelledJsonl(state.marks));
+  });
+}
+
+main();

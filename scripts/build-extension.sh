@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Builds the Wasm engine into extension/pkg/ and assembles dist/chrome/, dist/firefox/ and
+# their store zips from the root manifest.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
+if [ -z "$want" ]; then
+  echo "wasm-bindgen is not in Cargo.lock" >&2
+  exit 1
+fi
+if [ "$have" != "$want" ]; then
+  echo "wasm-bindgen-cli $want is needed (found: ${have:-none}); install it with:" >&2
+  echo "  cargo install wasm-bindgen-cli --version $want --locked" >&2
+  exit 1
+fi
+
+say "cargo build (wasm32-unknown-unknown)"
+cargo build --release --target wasm32-unknown-unknown -p flagpost --lib
+WASM_IN=target/wasm32-unknown-unknown/release/flagpost.wasm
+
+say "wasm-bindgen $have"
+rm -rf extension/pkg
+wasm-bindgen --target web --no-typescript --out-dir extension/pkg --out-name flagpost "$WASM_IN"
+
+# Debian's wasm-opt (108) is tried first; if it rejects the module's features, the npm
+# binaryen package (installed from package-lock.json) is used instead.
+say "wasm-opt"
+OPT_FLAGS=(-O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
+  --enable-mutable-globals --enable-reference-types --enable-multivalue --strip-debug --strip-producers)
+raw=extension/pkg/flagpost_bg.wasm
+opt=extension/pkg/flagpost_bg.opt.wasm
+optimised=false
+if command -v wasm-opt >/dev/null && wasm-opt "${OPT_FLAGS[@]}" "$raw" -o "$opt" 2>/tmp/flagpost-wasm-opt.log; then
+  optimised=true
+elif [ -x node_modules/.bin/wasm-opt ] && node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" "$raw" -o "$opt"; then
+  optimised=true
+fi
+if $optimised; then
+  mv "$opt" "$raw"
+else
+  echo "warning: wasm-opt failed (see /tmp/flagpost-wasm-opt.log); shipping the unoptimised module" >&2
+  rm -f "$opt"
+fi
+printf 'wasm: %s bytes, %s gzipped\n' "$(stat -c %s "$raw")" "$(gzip -9c "$raw" | wc -c)" >&2
+
+say "dist/chrome, dist/firefox"
+rm -rf dist/chrome dist/firefox dist/flagpost-chrome.zip dist/flagpost-firefox.zip
+for browser in chrome firefox; do
+  out=dist/$browser
+  mkdir -p "$out/extension"
+  # Shipped packs are compiled into the Wasm module; the pack sources are not needed twice.
+  (cd extension && tar --exclude=./packs --exclude='./icons/*.svg' -cf - .) | (cd "$out/extension" && tar -xf -)
+  node - "$browser" "$ROOT/manifest.json" "$out/manifest.json" <<'EOF'
+const fs = require('node:fs');
+const [browser, input, output] = process.argv.slice(2);
+const manifest = JSON.parse(fs.readFileSync(input, 'utf8'));
+const worker = manifest.background.service_worker ?? manifest.background.scripts[0];
+if (browser === 'chrome') {
+  manifest.background = { service_worker: worker, type: 'module' };
+  delete manifest.browser_specific_settings;
+} else {
+  manifest.background = { scripts: [worker], type: 'module' };
+  if (!manifest.browser_specific_settings?.gecko?.id) throw new Error('manifest.json needs browser_specific_settings.gecko.id');
+}
+fs.writeFileSync(output, JSON.stringify(manifest, null, 2) + '\n');
+EOF
+  (cd "$out" && zip -qr -X "../flagpost-$browser.zip" .)
+done
+say "built dist/chrome, dist/firefox, dist/flagpost-chrome.zip, dist/flagpost-firefox.zip"
