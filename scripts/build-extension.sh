@@ -28,25 +28,38 @@ say "wasm-bindgen $have"
 rm -rf extension/pkg
 wasm-bindgen --target web --no-typescript --out-dir extension/pkg --out-name flagpost "$WASM_IN"
 
-# Debian's wasm-opt (108) is tried first; if it rejects the module's features, the npm
-# binaryen package (installed from package-lock.json) is used instead.
+# wasm-opt: the npm binaryen package (pinned in package-lock.json) is preferred. Debian's
+# wasm-opt 108 accepts the module but breaks its externref table (wasm-bindgen's reference
+# types), so an older system wasm-opt is not used.
 say "wasm-opt"
 OPT_FLAGS=(-O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
   --enable-mutable-globals --enable-reference-types --enable-multivalue --strip-debug --strip-producers)
 raw=extension/pkg/flagpost_bg.wasm
 opt=extension/pkg/flagpost_bg.opt.wasm
-optimised=false
-if command -v wasm-opt >/dev/null && wasm-opt "${OPT_FLAGS[@]}" "$raw" -o "$opt" 2>/tmp/flagpost-wasm-opt.log; then
-  optimised=true
-elif [ -x node_modules/.bin/wasm-opt ] && node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" "$raw" -o "$opt"; then
-  optimised=true
+WASM_OPT=
+if [ -x node_modules/.bin/wasm-opt ]; then
+  WASM_OPT=node_modules/.bin/wasm-opt
+elif command -v wasm-opt >/dev/null; then
+  v=$(wasm-opt --version | grep -o '[0-9]\+' | head -1)
+  if [ "${v:-0}" -ge 116 ]; then WASM_OPT=wasm-opt; fi
 fi
-if $optimised; then
+if [ -n "$WASM_OPT" ] && "$WASM_OPT" "${OPT_FLAGS[@]}" "$raw" -o "$opt"; then
   mv "$opt" "$raw"
 else
-  echo "warning: wasm-opt failed (see /tmp/flagpost-wasm-opt.log); shipping the unoptimised module" >&2
+  echo "warning: no usable wasm-opt (run 'npm ci'); shipping the unoptimised module" >&2
   rm -f "$opt"
 fi
+# The optimised module must still load and scan: instantiate it in node and flag a known post.
+node --input-type=module - "$ROOT/extension/pkg" <<'EOF_NODE'
+import fs from 'node:fs';
+const dir = process.argv[2];
+const pkg = await import(dir + '/flagpost.js');
+pkg.initSync({ module: fs.readFileSync(dir + '/flagpost_bg.wasm') });
+const engine = new pkg.WasmEngine(pkg.shipped_packs(), '{}');
+const out = JSON.parse(engine.scan_batch('We need men aged 18-45 who are in Ukraine or are ready to go\u001eHello'));
+if (!Array.isArray(out)) throw new Error('scan_batch did not return a list');
+console.error(`wasm check: ${JSON.parse(engine.info()).length} pack(s) compiled, ${out.length} of 2 posts with hits`);
+EOF_NODE
 printf 'wasm: %s bytes, %s gzipped\n' "$(stat -c %s "$raw")" "$(gzip -9c "$raw" | wc -c)" >&2
 
 say "dist/chrome, dist/firefox"
