@@ -7,8 +7,13 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex_automata::nfa::thompson;
+use regex_syntax::hir::{
+    Capture, Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look, Repetition,
+};
+use std::sync::OnceLock;
 
 use crate::error::{PackError, PackErrors};
 use crate::limits::*;
@@ -93,7 +98,8 @@ pub struct Engine {
     pattern_uses: Vec<(u32, u32)>,
     phrase_uses: Vec<PhraseUse>,
     regex_set: Option<RegexSet>,
-    regexes: Vec<(Regex, u32)>,
+    /// Exact regexes, compiled on first need, with their leaves.
+    regexes: Vec<(String, OnceLock<Option<Regex>>, u32)>,
     ranges: Vec<(u32, NumberRange)>,
     leaf_count: usize,
     signals: Vec<Node>,
@@ -170,22 +176,76 @@ fn utf8_len(b: u8) -> usize {
     }
 }
 
-/// Compiles one regex as the engine will run it.
-pub(crate) fn build_regex(source: &str) -> Result<Regex, String> {
+/// Parses a regex and checks its compiled size, as cheaply as that can be done.
+pub(crate) fn check_regex(source: &str) -> Result<Hir, String> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .nest_limit(64)
+        .build()
+        .parse(source)
+        .map_err(|e| {
+            format!(
+                "regex does not compile: {}",
+                e.to_string().replace('\n', " ")
+            )
+        })?;
+    let config = thompson::Config::new()
+        .nfa_size_limit(Some(MAX_REGEX_BYTES))
+        .shrink(false);
+    thompson::Compiler::new()
+        .configure(config)
+        .build_from_hir(&hir)
+        .map_err(|_| {
+            format!("regex compiles to more than {MAX_REGEX_BYTES} bytes; simplify it or split it")
+        })?;
+    Ok(hir)
+}
+
+/// Compiles one regex as the engine runs it to find spans.
+fn build_regex(source: &str) -> Option<Regex> {
     RegexBuilder::new(source)
         .size_limit(MAX_REGEX_BYTES)
         .dfa_size_limit(MAX_REGEX_BYTES)
         .nest_limit(64)
         .build()
-        .map_err(|e| match e {
-            regex::Error::CompiledTooBig(limit) => {
-                format!("regex compiles to more than {limit} bytes; simplify it or split it")
-            }
-            e => format!(
-                "regex does not compile: {}",
-                e.to_string().replace('\n', " ")
-            ),
-        })
+        .ok()
+}
+
+/// A looser version of a regex for the multi-pattern pass: it matches everything the regex
+/// matches, but without Unicode word boundaries (which stop the lazy DFA on non-ASCII text)
+/// and with large Unicode classes widened to "this ASCII part, or any non-ASCII character"
+/// (which keeps the automaton small). Posts it matches are confirmed with the exact regex.
+fn relax(h: &Hir) -> Hir {
+    match h.kind() {
+        HirKind::Look(
+            Look::WordUnicode
+            | Look::WordUnicodeNegate
+            | Look::WordStartUnicode
+            | Look::WordEndUnicode
+            | Look::WordStartHalfUnicode
+            | Look::WordEndHalfUnicode,
+        ) => Hir::empty(),
+        HirKind::Class(Class::Unicode(c)) if c.ranges().len() > 4 => {
+            let mut ranges: Vec<ClassUnicodeRange> = c
+                .ranges()
+                .iter()
+                .filter(|r| r.start() <= '\x7f')
+                .map(|r| ClassUnicodeRange::new(r.start(), r.end().min('\x7f')))
+                .collect();
+            ranges.push(ClassUnicodeRange::new('\u{80}', '\u{10FFFF}'));
+            Hir::class(Class::Unicode(ClassUnicode::new(ranges)))
+        }
+        HirKind::Repetition(r) => Hir::repetition(Repetition {
+            sub: Box::new(relax(&r.sub)),
+            ..r.clone()
+        }),
+        HirKind::Capture(c) => Hir::capture(Capture {
+            sub: Box::new(relax(&c.sub)),
+            ..c.clone()
+        }),
+        HirKind::Concat(parts) => Hir::concat(parts.iter().map(relax).collect()),
+        HirKind::Alternation(parts) => Hir::alternation(parts.iter().map(relax).collect()),
+        _ => h.clone(),
+    }
 }
 
 struct Builder<'a> {
@@ -372,6 +432,7 @@ impl Engine {
             Some(
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::DFA))
                     .build(&b.patterns)
                     .map_err(|e| PackError::new(origin, format!("phrases do not compile: {e}")))?,
             )
@@ -386,7 +447,12 @@ impl Engine {
         let (regex_set, regexes) = if b.regex_sources.is_empty() {
             (None, Vec::new())
         } else {
-            let set = RegexSetBuilder::new(&b.regex_sources)
+            let mut relaxed = Vec::with_capacity(b.regex_sources.len());
+            for source in &b.regex_sources {
+                let hir = check_regex(source).map_err(|m| PackError::new(origin, m))?;
+                relaxed.push(relax(&hir).to_string());
+            }
+            let set = RegexSetBuilder::new(&relaxed)
                 .size_limit(MAX_REGEX_BYTES * 8)
                 .dfa_size_limit(MAX_REGEX_BYTES * 8)
                 .build()
@@ -399,11 +465,12 @@ impl Engine {
                         ),
                     )
                 })?;
-            let mut regexes = Vec::with_capacity(b.regex_sources.len());
-            for (source, leaf) in b.regex_sources.iter().zip(b.regex_leaves) {
-                let re = build_regex(source).map_err(|m| PackError::new(origin, m))?;
-                regexes.push((re, leaf));
-            }
+            let regexes = b
+                .regex_sources
+                .into_iter()
+                .zip(b.regex_leaves)
+                .map(|(source, leaf)| (source, OnceLock::new(), leaf))
+                .collect();
             (Some(set), regexes)
         };
         Ok(Engine {
@@ -471,7 +538,10 @@ impl Engine {
             let hay = std::mem::take(&mut s.norm.text);
             let matched = set.matches(&hay);
             for i in matched.iter() {
-                let (re, leaf) = &self.regexes[i];
+                let (source, compiled, leaf) = &self.regexes[i];
+                let Some(re) = compiled.get_or_init(|| build_regex(source)) else {
+                    continue;
+                };
                 for m in re.find_iter(&hay) {
                     if m.start() < m.end() {
                         s.push_hit(*leaf, (m.start() as u32, m.end() as u32));

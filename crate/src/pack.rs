@@ -256,6 +256,7 @@ pub fn parse_pack(source: &str, format: PackFormat, origin: &str) -> Result<Rule
         format,
         origin,
         errors: Vec::new(),
+        id_offsets: id_offsets(source, format),
     }
     .validate(raw)
 }
@@ -267,7 +268,28 @@ fn strip_json_position(message: &str) -> String {
     }
 }
 
+/// Byte offsets of every `id = "…"` in the source, by id, in order.
+fn id_offsets(source: &str, format: PackFormat) -> HashMap<String, Vec<usize>> {
+    let pattern = match format {
+        PackFormat::Toml => r#"(?m)^[ \t]*id[ \t]*=[ \t]*["']([^"'\n]*)["']"#,
+        PackFormat::Json => r#""id"\s*:\s*"([^"\n]*)""#,
+    };
+    let mut offsets: HashMap<String, Vec<usize>> = HashMap::new();
+    if let Ok(re) = regex::Regex::new(pattern) {
+        for c in re.captures_iter(source) {
+            let whole = c.get(0).map_or(0, |m| m.start());
+            let indent = c[0].len() - c[0].trim_start().len();
+            offsets
+                .entry(c[1].to_string())
+                .or_default()
+                .push(whole + indent);
+        }
+    }
+    offsets
+}
+
 struct Validator<'a> {
+    id_offsets: HashMap<String, Vec<usize>>,
     source: &'a str,
     format: PackFormat,
     origin: &'a str,
@@ -628,12 +650,13 @@ impl Validator<'_> {
         let mut out = Vec::with_capacity(phrases.len());
         let mut ok = true;
         for written in phrases {
-            let position = self.find_text(&written, owner.position).or(owner.position);
+            let position = || self.find_text(&written, owner.position).or(owner.position);
             let (text, prefix) = match written.trim().strip_suffix('*') {
                 Some(stem) => (stem.trim_end().to_string(), true),
                 None => (written.trim().to_string(), false),
             };
             if text.contains('*') {
+                let position = position();
                 self.error(
                     owner,
                     position,
@@ -643,6 +666,7 @@ impl Validator<'_> {
                 continue;
             }
             if text.chars().count() > MAX_PHRASE_CHARS {
+                let position = position();
                 self.error(
                     owner,
                     position,
@@ -652,6 +676,7 @@ impl Validator<'_> {
                 continue;
             }
             if crate::normalize::normalize_phrase(&text).is_empty() {
+                let position = position();
                 self.error(
                     owner,
                     position,
@@ -661,6 +686,7 @@ impl Validator<'_> {
                 continue;
             }
             if prefix && text.chars().count() < 3 {
+                let position = position();
                 self.error(
                     owner,
                     position,
@@ -677,8 +703,9 @@ impl Validator<'_> {
     }
 
     fn regex(&mut self, owner: &Owner, source: String) -> Option<String> {
-        let position = self.find_text(&source, owner.position).or(owner.position);
+        let position = || self.find_text(&source, owner.position).or(owner.position);
         if source.chars().count() > MAX_REGEX_CHARS {
+            let position = position();
             self.error(
                 owner,
                 position,
@@ -687,17 +714,19 @@ impl Validator<'_> {
             return None;
         }
         if source.is_empty() {
+            let position = position();
             self.error(owner, position, "regex is empty");
             return None;
         }
-        match crate::engine::build_regex(&source) {
-            Ok(re) => {
-                if re.is_match(b"") {
+        match crate::engine::check_regex(&source) {
+            Ok(hir) => {
+                if hir.properties().minimum_len() == Some(0) {
+                    let position = position();
                     self.error(
                         owner,
                         position,
                         format!(
-                            "regex `{source}` matches empty text, so it would match every post"
+                            "regex `{source}` can match empty text, so it would match every post"
                         ),
                     );
                     return None;
@@ -705,6 +734,7 @@ impl Validator<'_> {
                 Some(source)
             }
             Err(message) => {
+                let position = position();
                 self.error(owner, position, message);
                 None
             }
@@ -809,11 +839,8 @@ impl Validator<'_> {
     }
 
     fn find_rule(&self, id: &str, occurrence: usize) -> Option<(usize, usize)> {
-        let pattern = match self.format {
-            PackFormat::Toml => format!(r#"(?m)^\s*id\s*=\s*["']{}["']"#, regex::escape(id)),
-            PackFormat::Json => format!(r#""id"\s*:\s*"{}""#, regex::escape(id)),
-        };
-        self.find_pattern(&pattern, 0, occurrence)
+        let offset = *self.id_offsets.get(id)?.get(occurrence - 1)?;
+        Some(line_column(self.source, offset))
     }
 
     fn find_signal(&self, name: &str) -> Option<(usize, usize)> {
