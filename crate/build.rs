@@ -14,7 +14,7 @@ fn main() {
         )
     });
     files.sort();
-    let mut code = String::from("&[\n");
+    let mut code = String::from("[\n");
     for path in &files {
         println!("cargo:rerun-if-changed={}", path.display());
         let name = path.file_name().unwrap().to_string_lossy();

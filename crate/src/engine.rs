@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use regex_automata::nfa::thompson;
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{
     Capture, Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look, Repetition,
 };
@@ -76,10 +77,15 @@ enum Node {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct PhraseUse {
-    leaf: u32,
-    start_boundary: bool,
-    end_boundary: bool,
+enum PatternUse {
+    /// A phrase of a condition leaf, with the word boundaries it needs.
+    Phrase {
+        leaf: u32,
+        start_boundary: bool,
+        end_boundary: bool,
+    },
+    /// A literal every match of regex `n` starts with: the regex is worth running.
+    Trigger(u32),
 }
 
 #[derive(Debug)]
@@ -87,6 +93,31 @@ struct CompiledRule {
     pack: usize,
     rule: usize,
     node: Node,
+    /// Leaves of which at least one must match for the rule to fire; empty when unknown.
+    needs: Vec<u32>,
+}
+
+/// Leaves of which at least one must have matched for `node` to be true, if such a set is
+/// known. Lets a scan skip, with a few lookups, every rule whose words are absent.
+fn necessary_leaves(node: &Node, signals: &[Node]) -> Option<Vec<u32>> {
+    match node {
+        Node::Leaf(leaf) => Some(vec![*leaf]),
+        Node::Signal(i) => necessary_leaves(&signals[*i as usize], signals),
+        Node::Any(parts) | Node::AtLeast(_, parts) => {
+            let mut all = Vec::new();
+            for p in parts {
+                all.extend(necessary_leaves(p, signals)?);
+            }
+            all.sort_unstable();
+            all.dedup();
+            Some(all)
+        }
+        Node::All(parts) | Node::Near(_, parts) => parts
+            .iter()
+            .filter_map(|p| necessary_leaves(p, signals))
+            .min_by_key(Vec::len),
+        Node::None(_) => None,
+    }
 }
 
 /// Rule packs compiled for scanning.
@@ -96,8 +127,11 @@ pub struct Engine {
     phrases: Option<AhoCorasick>,
     /// For pattern `p`, `phrase_uses[pattern_uses[p].0 .. pattern_uses[p].1]`.
     pattern_uses: Vec<(u32, u32)>,
-    phrase_uses: Vec<PhraseUse>,
+    phrase_uses: Vec<PatternUse>,
+    /// Widened forms of the regexes that have no literal prefix, in one set; `set_regexes[i]`
+    /// is the regex that set pattern `i` stands for.
     regex_set: Option<RegexSet>,
+    set_regexes: Vec<u32>,
     /// Exact regexes, compiled on first need, with their leaves.
     regexes: Vec<(String, OnceLock<Option<Regex>>, u32)>,
     ranges: Vec<(u32, NumberRange)>,
@@ -115,7 +149,12 @@ pub struct Scratch {
     range_matches: Vec<RangeMatch>,
     word_starts: Vec<u32>,
     words_ready: bool,
-    signal_memo: Vec<Option<Option<Vec<Hit>>>>,
+    /// Per signal: 0 not yet known, 1 false, 2 true.
+    signal_truth: Vec<u8>,
+    /// Regexes whose literal prefix occurred in this post.
+    candidates: Vec<u32>,
+    candidate_seen: Vec<bool>,
+    pack_scores: Vec<f64>,
 }
 
 impl Scratch {
@@ -128,8 +167,12 @@ impl Scratch {
         }
         self.touched.clear();
         self.words_ready = false;
-        self.signal_memo.clear();
-        self.signal_memo.resize(signals, None);
+        self.signal_truth.clear();
+        self.signal_truth.resize(signals, 0);
+        for &c in &self.candidates {
+            self.candidate_seen[c as usize] = false;
+        }
+        self.candidates.clear();
     }
 
     #[inline]
@@ -210,6 +253,34 @@ fn build_regex(source: &str) -> Option<Regex> {
         .ok()
 }
 
+/// Literals that every match of `hir` starts with, when there are few and long enough to be
+/// a useful trigger.
+fn literal_prefixes(hir: &Hir) -> Option<Vec<String>> {
+    let mut extractor = Extractor::new();
+    extractor
+        .kind(ExtractKind::Prefix)
+        .limit_class(8)
+        .limit_repeat(4)
+        .limit_literal_len(24)
+        .limit_total(256);
+    let seq = extractor.extract(hir);
+    let literals = seq.literals()?;
+    let mut out = Vec::with_capacity(literals.len());
+    for l in literals {
+        // An inexact prefix may end inside a character; keep its whole characters.
+        let bytes = l.as_bytes();
+        let text = match std::str::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).ok()?,
+        };
+        if text.len() < 3 {
+            return None;
+        }
+        out.push(text.to_string());
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 /// A looser version of a regex for the multi-pattern pass: it matches everything the regex
 /// matches, but without Unicode word boundaries (which stop the lazy DFA on non-ASCII text)
 /// and with large Unicode classes widened to "this ASCII part, or any non-ASCII character"
@@ -253,7 +324,7 @@ struct Builder<'a> {
     leaf_count: u32,
     patterns: Vec<String>,
     pattern_index: HashMap<String, usize>,
-    uses_by_pattern: Vec<Vec<PhraseUse>>,
+    uses_by_pattern: Vec<Vec<PatternUse>>,
     regex_sources: Vec<String>,
     regex_leaves: Vec<u32>,
     ranges: Vec<(u32, NumberRange)>,
@@ -261,6 +332,19 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
+    fn add_pattern(&mut self, text: String, usage: PatternUse) {
+        let id = match self.pattern_index.get(&text) {
+            Some(&id) => id,
+            None => {
+                self.patterns.push(text.clone());
+                self.uses_by_pattern.push(Vec::new());
+                self.pattern_index.insert(text, self.patterns.len() - 1);
+                self.patterns.len() - 1
+            }
+        };
+        self.uses_by_pattern[id].push(usage);
+    }
+
     fn leaf(&mut self) -> u32 {
         self.leaf_count += 1;
         self.leaf_count - 1
@@ -278,20 +362,14 @@ impl Builder<'_> {
                     self.phrase_count += 1;
                     let first = text.chars().next().is_some_and(char::is_alphanumeric);
                     let last = text.chars().last().is_some_and(char::is_alphanumeric);
-                    let id = match self.pattern_index.get(&text) {
-                        Some(&id) => id,
-                        None => {
-                            self.patterns.push(text.clone());
-                            self.uses_by_pattern.push(Vec::new());
-                            self.pattern_index.insert(text, self.patterns.len() - 1);
-                            self.patterns.len() - 1
-                        }
-                    };
-                    self.uses_by_pattern[id].push(PhraseUse {
-                        leaf,
-                        start_boundary: first,
-                        end_boundary: last && !phrase.prefix,
-                    });
+                    self.add_pattern(
+                        text,
+                        PatternUse::Phrase {
+                            leaf,
+                            start_boundary: first,
+                            end_boundary: last && !phrase.prefix,
+                        },
+                    );
                 }
                 Node::Leaf(leaf)
             }
@@ -366,7 +444,7 @@ impl Engine {
                 let node = b.node(condition, &signal_index);
                 signals.push(node);
             }
-            let shadow = options.shadow_packs.iter().any(|s| *s == pack.id);
+            let shadow = options.shadow_packs.contains(&pack.id);
             let mut rule_infos = Vec::with_capacity(pack.rules.len());
             for (r, rule) in pack.rules.iter().enumerate() {
                 let enabled = rule.enabled
@@ -381,6 +459,7 @@ impl Engine {
                         pack: p,
                         rule: r,
                         node,
+                        needs: Vec::new(),
                     });
                 }
                 rule_infos.push(RuleInfo {
@@ -426,6 +505,57 @@ impl Engine {
             .into());
         }
 
+        for rule in &mut rules {
+            rule.needs = necessary_leaves(&rule.node, &signals).unwrap_or_default();
+        }
+        // Regexes with a literal prefix are triggered from the phrase automaton; the rest
+        // share one regex set.
+        let mut set_sources = Vec::new();
+        let mut set_regexes = Vec::new();
+        for (n, source) in b.regex_sources.clone().iter().enumerate() {
+            let hir = check_regex(source).map_err(|m| PackError::new(origin, m))?;
+            let relaxed = relax(&hir);
+            match literal_prefixes(&relaxed) {
+                Some(prefixes) => {
+                    for prefix in prefixes {
+                        b.add_pattern(prefix, PatternUse::Trigger(n as u32));
+                    }
+                }
+                None => {
+                    if std::env::var_os("FLAGPOST_DEBUG_REGEX").is_some() {
+                        eprintln!("regex set: {source}");
+                    }
+                    set_sources.push(relaxed.to_string());
+                    set_regexes.push(n as u32);
+                }
+            }
+        }
+        let regex_set = if set_sources.is_empty() {
+            None
+        } else {
+            Some(
+                RegexSetBuilder::new(&set_sources)
+                    .size_limit(MAX_REGEX_BYTES * 8)
+                    .dfa_size_limit(MAX_REGEX_BYTES * 8)
+                    .build()
+                    .map_err(|e| {
+                        PackError::new(
+                            origin,
+                            format!(
+                                "regexes together are too large: {}",
+                                e.to_string().replace('\n', " ")
+                            ),
+                        )
+                    })?,
+            )
+        };
+        let regexes = b
+            .regex_sources
+            .into_iter()
+            .zip(b.regex_leaves)
+            .map(|(source, leaf)| (source, OnceLock::new(), leaf))
+            .collect();
+
         let phrases = if b.patterns.is_empty() {
             None
         } else {
@@ -444,41 +574,13 @@ impl Engine {
             phrase_uses.extend(uses);
             pattern_uses.push((start, phrase_uses.len() as u32));
         }
-        let (regex_set, regexes) = if b.regex_sources.is_empty() {
-            (None, Vec::new())
-        } else {
-            let mut relaxed = Vec::with_capacity(b.regex_sources.len());
-            for source in &b.regex_sources {
-                let hir = check_regex(source).map_err(|m| PackError::new(origin, m))?;
-                relaxed.push(relax(&hir).to_string());
-            }
-            let set = RegexSetBuilder::new(&relaxed)
-                .size_limit(MAX_REGEX_BYTES * 8)
-                .dfa_size_limit(MAX_REGEX_BYTES * 8)
-                .build()
-                .map_err(|e| {
-                    PackError::new(
-                        origin,
-                        format!(
-                            "regexes together are too large: {}",
-                            e.to_string().replace('\n', " ")
-                        ),
-                    )
-                })?;
-            let regexes = b
-                .regex_sources
-                .into_iter()
-                .zip(b.regex_leaves)
-                .map(|(source, leaf)| (source, OnceLock::new(), leaf))
-                .collect();
-            (Some(set), regexes)
-        };
         Ok(Engine {
             packs: infos,
             phrases,
             pattern_uses,
             phrase_uses,
             regex_set,
+            set_regexes,
             regexes,
             ranges: b.ranges,
             leaf_count: b.leaf_count as usize,
@@ -513,6 +615,9 @@ impl Engine {
     }
 
     fn find_matches(&self, s: &mut Scratch) {
+        if s.candidate_seen.len() < self.regexes.len() {
+            s.candidate_seen.resize(self.regexes.len(), false);
+        }
         if let Some(ac) = &self.phrases {
             let hay = std::mem::take(&mut s.norm.text);
             for m in ac.find_overlapping_iter(hay.as_slice()) {
@@ -521,24 +626,47 @@ impl Engine {
                 let mut before = None;
                 let mut after = None;
                 for u in &self.phrase_uses[from as usize..to as usize] {
-                    if u.start_boundary
-                        && *before.get_or_insert_with(|| word_char_before(&hay, start))
-                    {
-                        continue;
+                    match *u {
+                        PatternUse::Phrase {
+                            leaf,
+                            start_boundary,
+                            end_boundary,
+                        } => {
+                            if start_boundary
+                                && *before.get_or_insert_with(|| word_char_before(&hay, start))
+                            {
+                                continue;
+                            }
+                            if end_boundary && *after.get_or_insert_with(|| word_char_at(&hay, end))
+                            {
+                                continue;
+                            }
+                            s.push_hit(leaf, (start as u32, end as u32));
+                        }
+                        PatternUse::Trigger(n) => {
+                            if !s.candidate_seen[n as usize] {
+                                s.candidate_seen[n as usize] = true;
+                                s.candidates.push(n);
+                            }
+                        }
                     }
-                    if u.end_boundary && *after.get_or_insert_with(|| word_char_at(&hay, end)) {
-                        continue;
-                    }
-                    s.push_hit(u.leaf, (start as u32, end as u32));
                 }
             }
             s.norm.text = hay;
         }
         if let Some(set) = &self.regex_set {
+            for i in set.matches(&s.norm.text).iter() {
+                let n = self.set_regexes[i];
+                if !s.candidate_seen[n as usize] {
+                    s.candidate_seen[n as usize] = true;
+                    s.candidates.push(n);
+                }
+            }
+        }
+        if !s.candidates.is_empty() {
             let hay = std::mem::take(&mut s.norm.text);
-            let matched = set.matches(&hay);
-            for i in matched.iter() {
-                let (source, compiled, leaf) = &self.regexes[i];
+            for k in 0..s.candidates.len() {
+                let (source, compiled, leaf) = &self.regexes[s.candidates[k] as usize];
                 let Some(re) = compiled.get_or_init(|| build_regex(source)) else {
                     continue;
                 };
@@ -569,11 +697,20 @@ impl Engine {
             truncated,
             ..Verdict::default()
         };
-        let mut pack_scores = vec![0.0f64; self.packs.len()];
+        s.pack_scores.clear();
+        s.pack_scores.resize(self.packs.len(), 0.0);
+        let mut hits = Vec::new();
         for rule in &self.rules {
-            let Some(hits) = self.eval(&rule.node, s) else {
+            let possible = rule.needs.is_empty()
+                || rule
+                    .needs
+                    .iter()
+                    .any(|&l| !s.leaf_hits[l as usize].is_empty());
+            if !possible || !self.truth(&rule.node, s) {
                 continue;
-            };
+            }
+            hits.clear();
+            self.collect(&rule.node, s, &mut hits);
             if hits.is_empty() {
                 continue;
             }
@@ -596,7 +733,7 @@ impl Engine {
                 }
             }
             if !pack.shadow {
-                pack_scores[rule.pack] += info.weight;
+                s.pack_scores[rule.pack] += info.weight;
             }
             verdict.rules.push(RuleHit {
                 pack: rule.pack,
@@ -609,8 +746,9 @@ impl Engine {
                 spans: merged,
             });
         }
-        verdict.score = pack_scores.iter().sum();
-        verdict.flagged = pack_scores
+        verdict.score = s.pack_scores.iter().sum();
+        verdict.flagged = s
+            .pack_scores
             .iter()
             .zip(&self.packs)
             .any(|(score, pack)| *score > 0.0 && *score + 1e-9 >= pack.threshold);
@@ -626,70 +764,72 @@ impl Engine {
         verdict
     }
 
-    /// `Some(hits)` when the node is true; the hits are what made it true.
-    fn eval(&self, node: &Node, s: &mut Scratch) -> Option<Vec<Hit>> {
+    /// Is the node true for this post? Allocates only for `near`.
+    fn truth(&self, node: &Node, s: &mut Scratch) -> bool {
         match node {
-            Node::Leaf(leaf) => {
-                let hits = &s.leaf_hits[*leaf as usize];
-                (!hits.is_empty()).then(|| hits.clone())
-            }
+            Node::Leaf(leaf) => !s.leaf_hits[*leaf as usize].is_empty(),
             Node::Signal(i) => {
-                if let Some(memo) = &s.signal_memo[*i as usize] {
-                    return memo.clone();
+                let i = *i as usize;
+                if s.signal_truth[i] == 0 {
+                    let t = self.truth(&self.signals[i], s);
+                    s.signal_truth[i] = 1 + u8::from(t);
                 }
-                let result = self.eval(&self.signals[*i as usize], s);
-                s.signal_memo[*i as usize] = Some(result.clone());
-                result
+                s.signal_truth[i] == 2
             }
-            Node::All(parts) => {
-                let mut hits = Vec::new();
-                for p in parts {
-                    hits.extend(self.eval(p, s)?);
-                }
-                Some(hits)
-            }
-            Node::Any(parts) => {
-                let mut hits = None::<Vec<Hit>>;
-                for p in parts {
-                    if let Some(h) = self.eval(p, s) {
-                        hits.get_or_insert_with(Vec::new).extend(h);
-                    }
-                }
-                hits
-            }
-            Node::None(parts) => {
-                for p in parts {
-                    if self.eval(p, s).is_some() {
-                        return None;
-                    }
-                }
-                Some(Vec::new())
-            }
+            Node::All(parts) => parts.iter().all(|p| self.truth(p, s)),
+            Node::Any(parts) => parts.iter().any(|p| self.truth(p, s)),
+            Node::None(parts) => !parts.iter().any(|p| self.truth(p, s)),
             Node::AtLeast(n, parts) => {
                 let mut count = 0;
-                let mut hits = Vec::new();
                 for p in parts {
-                    if let Some(h) = self.eval(p, s) {
-                        count += 1;
-                        hits.extend(h);
+                    count += usize::from(self.truth(p, s));
+                    if count >= *n {
+                        return true;
                     }
                 }
-                (count >= *n).then_some(hits)
+                false
             }
             Node::Near(window, parts) => {
-                let mut lists = Vec::with_capacity(parts.len());
-                for p in parts {
-                    let hits = self.eval(p, s)?;
-                    if !hits.is_empty() {
-                        lists.push(hits);
-                    }
-                }
-                if lists.is_empty() {
-                    return None;
-                }
-                near(&lists, *window as u32, s)
+                parts.iter().all(|p| self.truth(p, s)) && self.near(*window, parts, s).is_some()
             }
         }
+    }
+
+    /// Appends the hits that make a true node true.
+    fn collect(&self, node: &Node, s: &mut Scratch, out: &mut Vec<Hit>) {
+        match node {
+            Node::Leaf(leaf) => out.extend_from_slice(&s.leaf_hits[*leaf as usize]),
+            Node::Signal(i) => self.collect(&self.signals[*i as usize], s, out),
+            Node::All(parts) | Node::Any(parts) | Node::AtLeast(_, parts) => {
+                for p in parts {
+                    if self.truth(p, s) {
+                        self.collect(p, s, out);
+                    }
+                }
+            }
+            Node::None(_) => {}
+            Node::Near(window, parts) => {
+                if let Some(hits) = self.near(*window, parts, s) {
+                    out.extend(hits);
+                }
+            }
+        }
+    }
+
+    /// The closest set of one hit per part within `window` words, if the parts are all true.
+    fn near(&self, window: usize, parts: &[Node], s: &mut Scratch) -> Option<Vec<Hit>> {
+        let mut lists = Vec::with_capacity(parts.len());
+        for p in parts {
+            let mut hits = Vec::new();
+            self.collect(p, s, &mut hits);
+            if !hits.is_empty() {
+                lists.push(hits);
+            }
+        }
+        if lists.is_empty() {
+            return None;
+        }
+        near(&lists, window as u32, s)
     }
 }
 

@@ -68,7 +68,8 @@ pub use verdict::{RuleHit, Span, Verdict};
 
 /// The packs shipped in `extension/packs/`, as (file name, source), embedded at build time.
 pub fn shipped_packs() -> Vec<(&'static str, &'static str)> {
-    include!(concat!(env!("OUT_DIR"), "/shipped_packs.rs")).to_vec()
+    let packs: &[(&str, &str)] = &include!(concat!(env!("OUT_DIR"), "/shipped_packs.rs"));
+    packs.to_vec()
 }
 
 #[cfg(target_arch = "wasm32")]

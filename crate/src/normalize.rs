@@ -48,6 +48,8 @@ struct Fold {
     start: u32,
     len: u8,
     class: Class,
+    /// The first (up to) four bytes of the fold, so short folds need no pool lookup.
+    bytes: [u8; 4],
 }
 
 struct FoldTable {
@@ -72,10 +74,16 @@ fn table() -> &'static FoldTable {
                         Some(c) => fold_char_slow(c, &mut pool),
                         None => Class::Other,
                     };
+                    let folded = &pool.as_bytes()[start as usize..];
+                    let mut bytes = [0u8; 4];
+                    for (k, &b) in folded.iter().take(4).enumerate() {
+                        bytes[k] = b;
+                    }
                     Fold {
                         start,
-                        len: (pool.len() as u32 - start) as u8,
+                        len: folded.len() as u8,
                         class,
+                        bytes,
                     }
                 })
                 .collect()
@@ -209,13 +217,16 @@ static ASCII_CLASS: [Class; 128] = {
     t
 };
 
-/// A normalised post: the folded text and, per byte of it, where it came from.
+/// A normalised post: the folded text and the way back to the original.
 #[derive(Default, Debug, Clone)]
 pub struct Normalized {
     /// UTF-8 bytes of the normalised text.
     pub text: Vec<u8>,
-    /// `map[i]` is the byte offset in the original of the character that produced byte `i`.
-    pub map: Vec<u32>,
+    /// Breakpoints `(normalised offset, original offset)`. From each breakpoint up to the next,
+    /// both offsets advance together; before the first, they are equal. Most text needs few:
+    /// only skipped characters, collapsed spaces and folds that change a character's length
+    /// add one, so the hot loop writes no per-byte map.
+    pub breaks: Vec<(u32, u32)>,
 }
 
 impl Normalized {
@@ -224,13 +235,37 @@ impl Normalized {
         std::str::from_utf8(&self.text).unwrap_or("")
     }
 
-    /// Maps a normalised byte range back to the original text's byte range.
+    /// Original byte offset of normalised byte `pos` (inside the character that produced it).
+    pub fn original_offset(&self, pos: usize) -> usize {
+        offset_through(&self.breaks, pos)
+    }
+
+    /// Maps a normalised byte range back to the original text's range of whole characters.
     pub fn original_span(&self, original: &str, start: usize, end: usize) -> (usize, usize) {
-        let from = self.map[start] as usize;
-        let last = self.map[end - 1] as usize;
+        let from = floor_boundary(original, self.original_offset(start));
+        let last = floor_boundary(original, self.original_offset(end.max(start + 1) - 1));
         let to = last + original[last..].chars().next().map_or(0, char::len_utf8);
         (from, to.max(from))
     }
+}
+
+fn offset_through(breaks: &[(u32, u32)], pos: usize) -> usize {
+    let i = breaks.partition_point(|&(n, _)| n as usize <= pos);
+    match i {
+        0 => pos,
+        _ => {
+            let (n, o) = breaks[i - 1];
+            o as usize + (pos - n as usize)
+        }
+    }
+}
+
+fn floor_boundary(s: &str, i: usize) -> usize {
+    let mut i = i.min(s.len());
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 /// Normalises a phrase written in a pack (no offsets needed).
@@ -241,15 +276,33 @@ pub fn normalize_phrase(phrase: &str) -> String {
     s.trim_matches(' ').to_string()
 }
 
+/// Length of a web address starting at `i` (`http://…`, `https://…`), up to white space.
+fn url_len(bytes: &[u8], i: usize) -> usize {
+    let rest = &bytes[i..];
+    let scheme = if rest.len() >= 8 && rest[..8].eq_ignore_ascii_case(b"https://") {
+        8
+    } else if rest.len() >= 7 && rest[..7].eq_ignore_ascii_case(b"http://") {
+        7
+    } else {
+        return 0;
+    };
+    scheme
+        + rest[scheme..]
+            .iter()
+            .position(|b| b.is_ascii_whitespace())
+            .unwrap_or(rest.len() - scheme)
+}
+
 /// Normalises `original` into `n`, reusing its buffers.
 pub fn normalize_into(original: &str, n: &mut Normalized) {
     n.text.clear();
-    n.map.clear();
+    n.breaks.clear();
     n.text.reserve(original.len() + 8);
-    n.map.reserve(original.len() + 8);
     let mut w = Writer {
+        original,
         out: &mut n.text,
-        map: &mut n.map,
+        breaks: &mut n.breaks,
+        delta: 0,
         word: Word::default(),
         run: Run::default(),
     };
@@ -259,26 +312,70 @@ pub fn normalize_into(original: &str, n: &mut Normalized) {
     while i < bytes.len() {
         let b = bytes[i];
         if b < 0x80 {
-            let class = ASCII_CLASS[b as usize];
-            match class {
-                Class::Latin => w.word_char(&[b.to_ascii_lowercase()], Class::Latin, i),
-                Class::Digit => w.word_char(&[b], Class::Digit, i),
+            match ASCII_CLASS[b as usize] {
+                Class::Latin => {
+                    if !w.word.active && (b == b'h' || b == b'H') {
+                        // Web addresses are copied as they are: no words hide in them, and
+                        // their digits are not letters in disguise.
+                        let len = url_len(bytes, i);
+                        if len > 0 {
+                            w.end_word();
+                            w.finish_run();
+                            for (k, b) in bytes[i..i + len].iter().enumerate() {
+                                w.push_byte(b.to_ascii_lowercase(), i + k);
+                            }
+                            i += len;
+                            continue;
+                        }
+                    }
+                    // A run of ASCII letters: one mark, then plain copies.
+                    let mut j = i;
+                    while j < bytes.len() && bytes[j].is_ascii_alphabetic() {
+                        j += 1;
+                    }
+                    w.word_run(Class::Latin, (j - i) as u32);
+                    w.mark(i);
+                    w.out.extend(bytes[i..j].iter().map(|b| b | 0x20));
+                    i = j;
+                    continue;
+                }
+                Class::Digit => {
+                    w.word_char(Class::Digit);
+                    w.push_byte(b, i);
+                }
                 Class::Space => w.space(i),
                 Class::Swappable => {
                     let next_is_letter = bytes
                         .get(i + 1)
                         .is_some_and(|&n| n.is_ascii_alphabetic() || n >= 0x80);
                     if w.word.active && next_is_letter {
-                        w.word_char(&[b], Class::Swappable, i);
+                        w.word_char(Class::Swappable);
+                        w.push_byte(b, i);
                     } else {
-                        w.other(&[b], i);
+                        w.end_word();
+                        w.push_byte(b, i);
                     }
                 }
                 Class::Invisible => {}
-                _ => w.other(&[b], i),
+                _ => {
+                    w.end_word();
+                    w.push_byte(b, i);
+                }
             }
             i += 1;
             continue;
+        }
+        if (0xC2..=0xDF).contains(&b) && i + 1 < bytes.len() {
+            // Two-byte characters (Latin supplements, Greek, Cyrillic) straight from the table.
+            let cp = ((b as usize & 0x1F) << 6) | (bytes[i + 1] as usize & 0x3F);
+            let f = table.low[cp];
+            if f.class.is_word() && f.len as usize <= 2 {
+                w.word_run(f.class, 1);
+                w.mark(i);
+                w.out.extend_from_slice(&f.bytes[..f.len as usize]);
+                i += 2;
+                continue;
+            }
         }
         let c = original[i..].chars().next().unwrap_or('\u{FFFD}');
         let len = c.len_utf8();
@@ -287,20 +384,26 @@ pub fn normalize_into(original: &str, n: &mut Normalized) {
             Some(table.low[cp as usize])
         } else if (PUNCT_BASE..PUNCT_BASE + 0x100).contains(&cp) {
             Some(table.punct[(cp - PUNCT_BASE) as usize])
-        } else if cp >= FULLWIDTH_BASE && cp < 0x10000 {
+        } else if (FULLWIDTH_BASE..0x10000).contains(&cp) {
             Some(table.fullwidth[(cp - FULLWIDTH_BASE) as usize])
         } else {
             None
         };
         match entry {
+            Some(f) if f.class.is_word() && (f.len as usize) <= len => {
+                // The common case: a letter whose fold is no longer than itself.
+                w.word_char(f.class);
+                w.mark(i);
+                w.out.extend_from_slice(&f.bytes[..f.len as usize]);
+            }
             Some(f) => {
                 let folded = &table.pool[f.start as usize..f.start as usize + f.len as usize];
-                w.emit(folded, f.class, i);
+                w.emit(folded, f.class, i, len);
             }
             None => {
                 let mut tmp = String::new();
                 let class = fold_char_slow(c, &mut tmp);
-                w.emit(&tmp, class, i);
+                w.emit(&tmp, class, i, len);
             }
         }
         i += len;
@@ -344,23 +447,57 @@ fn is_spacing_separator(b: u8) -> bool {
 }
 
 struct Writer<'a> {
+    original: &'a str,
     out: &'a mut Vec<u8>,
-    map: &'a mut Vec<u32>,
+    breaks: &'a mut Vec<(u32, u32)>,
+    /// Original offset minus normalised offset in the current stretch.
+    delta: i64,
     word: Word,
     run: Run,
 }
 
 impl Writer<'_> {
-    #[inline]
-    fn push(&mut self, bytes: &[u8], orig: usize) {
-        self.out.extend_from_slice(bytes);
-        for _ in 0..bytes.len() {
-            self.map.push(orig as u32);
+    /// Notes where the next output byte comes from, adding a breakpoint when the stretch ends.
+    #[inline(always)]
+    fn mark(&mut self, orig: usize) {
+        let d = orig as i64 - self.out.len() as i64;
+        if d != self.delta {
+            self.breaks.push((self.out.len() as u32, orig as u32));
+            self.delta = d;
         }
     }
 
+    #[inline(always)]
+    fn push_byte(&mut self, b: u8, orig: usize) {
+        self.mark(orig);
+        self.out.push(b);
+    }
+
+    /// Appends the fold of one original character of `orig_len` bytes at `orig`.
     #[inline]
-    fn word_char(&mut self, bytes: &[u8], class: Class, orig: usize) {
+    fn push_fold(&mut self, bytes: &[u8], orig: usize, orig_len: usize) {
+        self.mark(orig);
+        if bytes.len() <= orig_len {
+            self.out.extend_from_slice(bytes);
+        } else {
+            // Longer than its source: pin the extra bytes to the character's start.
+            self.out.extend_from_slice(&bytes[..orig_len]);
+            for &b in &bytes[orig_len..] {
+                self.breaks.push((self.out.len() as u32, orig as u32));
+                self.delta = orig as i64 - self.out.len() as i64;
+                self.out.push(b);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn word_char(&mut self, class: Class) {
+        self.word_run(class, 1);
+    }
+
+    /// Counts `n` word characters of one class into the current word, opening one if needed.
+    #[inline(always)]
+    fn word_run(&mut self, class: Class, n: u32) {
         if !self.word.active {
             self.word = Word {
                 active: true,
@@ -369,31 +506,24 @@ impl Writer<'_> {
             };
         }
         match class {
-            Class::Latin => self.word.latin += 1,
-            Class::Cyrillic => self.word.cyrillic += 1,
-            Class::Digit => self.word.digits += 1,
-            Class::Swappable => self.word.swappable += 1,
-            _ => self.word.other_letters += 1,
+            Class::Latin => self.word.latin += n,
+            Class::Cyrillic => self.word.cyrillic += n,
+            Class::Digit => self.word.digits += n,
+            Class::Swappable => self.word.swappable += n,
+            _ => self.word.other_letters += n,
         }
-        self.word.chars += 1;
-        self.push(bytes, orig);
+        self.word.chars += n;
     }
 
     #[inline]
     fn space(&mut self, orig: usize) {
         self.end_word();
         if self.out.last().is_some_and(|&b| b != b' ') {
-            self.push(b" ", orig);
+            self.push_byte(b' ', orig);
         }
     }
 
-    #[inline]
-    fn other(&mut self, bytes: &[u8], orig: usize) {
-        self.end_word();
-        self.push(bytes, orig);
-    }
-
-    fn emit(&mut self, folded: &str, class: Class, orig: usize) {
+    fn emit(&mut self, folded: &str, class: Class, orig: usize, orig_len: usize) {
         match class {
             Class::Invisible => {}
             Class::Space => self.space(orig),
@@ -402,18 +532,27 @@ impl Writer<'_> {
                     let mut buf = [0u8; 4];
                     let bytes = c.encode_utf8(&mut buf).as_bytes();
                     match class_of(c) {
-                        k if k.is_word() => self.word_char(bytes, k, orig),
+                        k if k.is_word() => {
+                            self.word_char(k);
+                            self.push_fold(bytes, orig, orig_len);
+                        }
                         Class::Space => self.space(orig),
-                        _ => self.other(bytes, orig),
+                        _ => {
+                            self.end_word();
+                            self.push_fold(bytes, orig, orig_len);
+                        }
                     }
                 }
             }
-            Class::Swappable => {
-                // Only ASCII `@`/`$` are swappable; their fullwidth forms act as punctuation.
-                self.other(folded.as_bytes(), orig)
+            k if k.is_word() => {
+                self.word_char(k);
+                self.push_fold(folded.as_bytes(), orig, orig_len);
             }
-            k if k.is_word() => self.word_char(folded.as_bytes(), k, orig),
-            _ => self.other(folded.as_bytes(), orig),
+            // Fullwidth `@`/`$` and all other symbols act as punctuation.
+            _ => {
+                self.end_word();
+                self.push_fold(folded.as_bytes(), orig, orig_len);
+            }
         }
     }
 
@@ -427,8 +566,7 @@ impl Writer<'_> {
         let start = w.start;
         let single_letter = w.chars == 1 && letters == 1;
         if (w.latin > 0 && w.cyrillic > 0) || (w.digits > 0 && letters >= 2) || w.swappable > 0 {
-            let end = self.out.len();
-            repair_word(self.out, self.map, start, end);
+            self.repair(start, w.cyrillic > 0);
         }
         if single_letter {
             let r = &self.run;
@@ -445,14 +583,17 @@ impl Writer<'_> {
                 Some(sep) => {
                     // The separator changed ("a t-o-u-r"): the previous letter opens a new run.
                     let last = self.run.last;
+                    let letter_len = self.out.len() - start;
                     let joined = self.run.letters >= MIN_SPACED_LETTERS;
                     self.finish_run();
+                    let end = self.out.len();
                     self.run = if joined {
+                        let start = end - letter_len;
                         Run {
                             active: true,
                             start,
                             last: start,
-                            end: self.out.len(),
+                            end,
                             letters: 1,
                             separator: None,
                         }
@@ -461,19 +602,22 @@ impl Writer<'_> {
                             active: true,
                             start: last,
                             last: start,
-                            end: self.out.len(),
+                            end,
                             letters: 2,
                             separator: Some(sep),
                         }
                     };
                 }
                 None => {
+                    let letter_len = self.out.len() - start;
                     self.finish_run();
+                    let end = self.out.len();
+                    let start = end - letter_len;
                     self.run = Run {
                         active: true,
                         start,
                         last: start,
-                        end: self.out.len(),
+                        end,
                         letters: 1,
                         separator: None,
                     };
@@ -482,6 +626,64 @@ impl Writer<'_> {
         } else {
             self.finish_run();
         }
+    }
+
+    /// The output from `start` on, as (char, original offset, original length).
+    fn take_tail(&mut self, start: usize) -> Vec<(char, usize, usize)> {
+        let tail = std::str::from_utf8(&self.out[start..]).unwrap_or("");
+        let mut chars = Vec::with_capacity(tail.len());
+        for (k, c) in tail.char_indices() {
+            let orig = floor_boundary(self.original, offset_through(self.breaks, start + k));
+            let len = self.original[orig..]
+                .chars()
+                .next()
+                .map_or(1, char::len_utf8);
+            chars.push((c, orig, len));
+        }
+        // Cut the output back to `start`, and the breakpoints with it.
+        self.out.truncate(start);
+        while self
+            .breaks
+            .last()
+            .is_some_and(|&(n, _)| n as usize >= start)
+        {
+            self.breaks.pop();
+        }
+        self.delta = self.breaks.last().map_or(0, |&(n, o)| o as i64 - n as i64);
+        chars
+    }
+
+    fn put_tail(&mut self, chars: &[(char, usize, usize)]) {
+        for &(c, orig, len) in chars {
+            let mut buf = [0u8; 4];
+            self.push_fold(c.encode_utf8(&mut buf).as_bytes(), orig, len);
+        }
+    }
+
+    /// Rewrites the word at `start..` that mixes scripts or hides letters behind digits.
+    fn repair(&mut self, start: usize, has_cyrillic: bool) {
+        if !has_cyrillic && self.out[start..].is_ascii() {
+            // Same length in, same length out: rewrite in place, offsets unchanged.
+            let word = &mut self.out[start..];
+            let letters = word.iter().filter(|b| b.is_ascii_alphabetic()).count();
+            for k in 0..word.len() {
+                let b = word[k];
+                let swap = match b {
+                    b'@' | b'$' => true,
+                    b'0'..=b'9' if letters >= 2 => lone_ascii_digit(word, k),
+                    _ => false,
+                };
+                if swap {
+                    if let Some(l) = digit_as_latin(b as char) {
+                        word[k] = l as u8;
+                    }
+                }
+            }
+            return;
+        }
+        let mut chars = self.take_tail(start);
+        repair_word(&mut chars);
+        self.put_tail(&chars);
     }
 
     /// Joins a finished run of spaced-out letters into one word.
@@ -494,19 +696,38 @@ impl Writer<'_> {
             return;
         }
         let (start, end) = (self.run.start, self.run.end);
-        let mut joined = Vec::with_capacity(end - start);
-        let mut joined_map = Vec::with_capacity(end - start);
-        for k in start..end {
-            if !is_spacing_separator(self.out[k]) {
-                joined.push(self.out[k]);
-                joined_map.push(self.map[k]);
+        let mut chars = self.take_tail(start);
+        // Split the tail into the run (letters and separators) and what followed it.
+        let mut run = Vec::new();
+        let mut rest = Vec::new();
+        let mut at = start;
+        for ch in chars.drain(..) {
+            if at < end {
+                if !(ch.0.is_ascii() && is_spacing_separator(ch.0 as u8)) {
+                    run.push(ch);
+                }
+            } else {
+                rest.push(ch);
             }
+            at += ch.0.len_utf8();
         }
-        let new_end = start + joined.len();
-        self.out.splice(start..end, joined);
-        self.map.splice(start..end, joined_map);
-        repair_word(self.out, self.map, start, new_end);
+        repair_word(&mut run);
+        self.put_tail(&run);
+        self.put_tail(&rest);
     }
+}
+
+/// Is the digit at `k` alone (not part of a number) and next to a letter? ASCII words.
+fn lone_ascii_digit(word: &[u8], k: usize) -> bool {
+    let left_digit = k > 0 && word[k - 1].is_ascii_digit();
+    let mut end = k;
+    while end < word.len() && word[end].is_ascii_digit() {
+        end += 1;
+    }
+    let left = k > 0 && word[k - 1].is_ascii_alphabetic();
+    let right = end < word.len() && word[end].is_ascii_alphabetic();
+    let lone = end - k == 1 && !left_digit;
+    (lone && (left || right)) || (left && right && !left_digit)
 }
 
 /// Latin letters that look like Cyrillic ones, and back (lower case).
@@ -528,10 +749,16 @@ const LOOKALIKES: [(char, char); 14] = [
 ];
 
 fn to_cyrillic(c: char) -> Option<char> {
+    if !c.is_ascii_lowercase() {
+        return None;
+    }
     LOOKALIKES.iter().find(|(l, _)| *l == c).map(|(_, k)| *k)
 }
 
 fn to_latin(c: char) -> Option<char> {
+    if !('\u{0400}'..='\u{04FF}').contains(&c) {
+        return None;
+    }
     LOOKALIKES.iter().find(|(_, k)| *k == c).map(|(l, _)| *l)
 }
 
@@ -560,30 +787,20 @@ fn digit_as_cyrillic(c: char) -> Option<char> {
     })
 }
 
-/// Rewrites one word that mixes scripts or hides letters behind digits and symbols.
-fn repair_word(out: &mut Vec<u8>, map: &mut Vec<u32>, start: usize, end: usize) {
-    let word = match std::str::from_utf8(&out[start..end]) {
-        Ok(s) => s,
-        Err(_) => return,
-    };
-    let chars: Vec<(char, u32)> = word
-        .char_indices()
-        .map(|(k, c)| (c, map[start + k]))
-        .collect();
+/// Maps a word's look-alike letters to its main script and its disguised digits to letters.
+fn repair_word(chars: &mut [(char, usize, usize)]) {
+    let classes: Vec<Class> = chars.iter().map(|&(c, _, _)| class_of(c)).collect();
     let (mut latin, mut cyrillic, mut latin_only, mut cyrillic_only) = (0, 0, 0, 0);
-    for &(c, _) in &chars {
-        match class_of(c) {
+    for (k, class) in classes.iter().enumerate() {
+        let c = chars[k].0;
+        match class {
             Class::Latin => {
                 latin += 1;
-                if to_cyrillic(c).is_none() {
-                    latin_only += 1;
-                }
+                latin_only += usize::from(to_cyrillic(c).is_none());
             }
             Class::Cyrillic => {
                 cyrillic += 1;
-                if to_latin(c).is_none() {
-                    cyrillic_only += 1;
-                }
+                cyrillic_only += usize::from(to_latin(c).is_none());
             }
             _ => {}
         }
@@ -594,13 +811,10 @@ fn repair_word(out: &mut Vec<u8>, map: &mut Vec<u32>, start: usize, end: usize) 
     } else {
         cyrillic > latin
     };
-    let is_letter = |c: char| matches!(class_of(c), Class::Latin | Class::Cyrillic);
-    let mut rewritten = String::with_capacity(end - start + 8);
-    let mut rewritten_map = Vec::with_capacity(end - start + 8);
-    let mut k = 0;
-    while k < chars.len() {
-        let (c, orig) = chars[k];
-        let swapped = match class_of(c) {
+    let is_letter = |c: Class| matches!(c, Class::Latin | Class::Cyrillic);
+    for k in 0..chars.len() {
+        let c = chars[k].0;
+        let swapped = match classes[k] {
             Class::Latin if cyrillic_word && cyrillic > 0 => to_cyrillic(c),
             Class::Cyrillic if !cyrillic_word && latin > 0 => to_latin(c),
             Class::Swappable => {
@@ -610,39 +824,33 @@ fn repair_word(out: &mut Vec<u8>, map: &mut Vec<u32>, start: usize, end: usize) 
                     digit_as_latin(c)
                 }
             }
-            Class::Digit if letters >= 2 => {
-                // A lone digit between or beside letters stands for a letter; numbers stay.
-                let run_end = (k..chars.len())
-                    .find(|&j| class_of(chars[j].0) != Class::Digit)
-                    .unwrap_or(chars.len());
-                let lone = run_end - k == 1 && (k == 0 || class_of(chars[k - 1].0) != Class::Digit);
-                let left = k > 0 && is_letter(chars[k - 1].0);
-                let right = run_end < chars.len() && is_letter(chars[run_end].0);
-                let enclosed = left && right;
-                if (lone && (left || right)) || enclosed {
-                    if cyrillic_word && cyrillic > 0 {
-                        digit_as_cyrillic(c)
-                    } else if latin > 0 {
-                        digit_as_latin(c)
-                    } else {
-                        None
-                    }
+            Class::Digit if letters >= 2 && lone_digit_at(&classes, k, is_letter) => {
+                if cyrillic_word && cyrillic > 0 {
+                    digit_as_cyrillic(c)
+                } else if latin > 0 {
+                    digit_as_latin(c)
                 } else {
                     None
                 }
             }
             _ => None,
         };
-        let c = swapped.unwrap_or(c);
-        let before = rewritten.len();
-        rewritten.push(c);
-        for _ in before..rewritten.len() {
-            rewritten_map.push(orig);
+        if let Some(s) = swapped {
+            chars[k].0 = s;
         }
-        k += 1;
     }
-    out.splice(start..end, rewritten.into_bytes());
-    map.splice(start..end, rewritten_map);
+}
+
+fn lone_digit_at(classes: &[Class], k: usize, is_letter: impl Fn(Class) -> bool) -> bool {
+    let left_digit = k > 0 && classes[k - 1] == Class::Digit;
+    let mut end = k;
+    while end < classes.len() && classes[end] == Class::Digit {
+        end += 1;
+    }
+    let left = k > 0 && is_letter(classes[k - 1]);
+    let right = end < classes.len() && is_letter(classes[end]);
+    let lone = end - k == 1 && !left_digit;
+    (lone && (left || right)) || (left && right && !left_digit)
 }
 
 /// Is the character ending just before `pos` in `text` a word character?
@@ -690,7 +898,6 @@ mod tests {
     fn norm(s: &str) -> String {
         let mut n = Normalized::default();
         normalize_into(s, &mut n);
-        assert_eq!(n.text.len(), n.map.len());
         n.as_str().to_string()
     }
 

@@ -30,6 +30,21 @@ scan reads JSON Lines with `text` (and optional `id`) and writes one verdict per
 eval reads JSON Lines with `text` and `label` (true/false or 1/0).
 Exit status: 0 all good, 1 a check failed, 2 bad usage or unreadable input.";
 
+/// Prints a line to standard output; a reader that went away (`| head`) ends the command
+/// quietly instead of with a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("flagpost: cannot write output: {e}");
+            std::process::exit(2);
+        }
+    }};
+}
+
 /// An error that ends the command with exit status 2.
 struct Fatal(String);
 
@@ -44,11 +59,11 @@ fn main() -> ExitCode {
         Some("lint") => lint(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
+            say!("{USAGE}");
             Ok(ExitCode::SUCCESS)
         }
         Some("-V" | "--version") => {
-            println!("flagpost {}", env!("CARGO_PKG_VERSION"));
+            say!("flagpost {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
         Some(other) => Err(Fatal(format!("unknown command `{other}`\n\n{USAGE}"))),
@@ -561,14 +576,14 @@ fn eval(args: &[String]) -> Outcome {
             report["false_positives"] = Value::Array(list(false));
             report["false_negatives"] = Value::Array(list(true));
         }
-        println!("{report}");
+        say!("{report}");
     } else {
-        println!("{} labelled posts from {path}", posts.len());
-        println!("precision {precision:.3}  recall {recall:.3}  F1 {f1:.3}");
-        println!(
+        say!("{} labelled posts from {path}", posts.len());
+        say!("precision {precision:.3}  recall {recall:.3}  F1 {f1:.3}");
+        say!(
             "true positives {tp}  false positives {fp}  false negatives {fn_}  true negatives {tn}"
         );
-        println!();
+        say!();
         let width = engine
             .packs()
             .iter()
@@ -576,27 +591,37 @@ fn eval(args: &[String]) -> Outcome {
             .max()
             .unwrap_or(4)
             .max(4);
-        println!(
+        say!(
             "{:<width$}  {:<20} {:>6} {:>5} {:>5} {:>9}",
-            "rule", "category", "weight", "hits", "TP", "FP"
+            "rule",
+            "category",
+            "weight",
+            "hits",
+            "TP",
+            "FP"
         );
         for (p, pack) in engine.packs().iter().enumerate() {
             for (r, rule) in pack.rules.iter().enumerate() {
                 let c = &per_rule[p][r];
                 let off = if rule.enabled { "" } else { "  (off)" };
-                println!(
+                say!(
                     "{:<width$}  {:<20} {:>6} {:>5} {:>5} {:>9}{off}",
-                    rule.id, rule.category, rule.weight, c.hits, c.tp, c.fp
+                    rule.id,
+                    rule.category,
+                    rule.weight,
+                    c.hits,
+                    c.tp,
+                    c.fp
                 );
             }
         }
         if o.show {
             for (title, label) in [("False positives", false), ("False negatives", true)] {
                 let list: Vec<_> = wrong.iter().filter(|(p, _)| p.label == label).collect();
-                println!("\n{title} ({}):", list.len());
+                say!("\n{title} ({}):", list.len());
                 for (post, verdict) in list {
                     let rules: Vec<&str> = verdict.rules.iter().map(|r| r.id.as_str()).collect();
-                    println!(
+                    say!(
                         "  line {}: score {} [{}]\n    {}",
                         post.line,
                         round(verdict.score),
@@ -628,7 +653,10 @@ fn shorten(text: &str, max: usize) -> String {
 
 // ---- test and lint ----
 
-fn parse_files(files: &[String]) -> Result<Vec<(String, Result<RulePack, String>)>, Fatal> {
+/// A pack file's name and what parsing it gave.
+type ParsedFile = (String, Result<RulePack, String>);
+
+fn parse_files(files: &[String]) -> Result<Vec<ParsedFile>, Fatal> {
     if files.is_empty() {
         return Err(Fatal("name at least one pack file".to_string()));
     }
@@ -650,8 +678,8 @@ fn test(args: &[String]) -> Outcome {
         let pack = match parsed {
             Ok(p) => p,
             Err(e) => {
-                println!("{e}");
-                println!("{file}: refused; no examples run");
+                say!("{e}");
+                say!("{file}: refused; no examples run");
                 failed += 1;
                 continue;
             }
@@ -659,7 +687,7 @@ fn test(args: &[String]) -> Outcome {
         let report = match run_examples(&pack) {
             Ok(r) => r,
             Err(e) => {
-                println!("{e}");
+                say!("{e}");
                 failed += 1;
                 continue;
             }
@@ -674,13 +702,13 @@ fn test(args: &[String]) -> Outcome {
             } else {
                 "must not flag"
             };
-            println!(
+            say!(
                 "FAIL {file}: {owner}: {kind}: \"{}\"\n     {}",
                 shorten(&f.text, 160),
                 f.message
             );
         }
-        println!(
+        say!(
             "{file}: {} examples, {} passed, {} failed",
             report.passed + report.failures.len(),
             report.passed,
@@ -689,7 +717,7 @@ fn test(args: &[String]) -> Outcome {
         passed += report.passed;
         failed += report.failures.len();
     }
-    println!("{passed} passed, {failed} failed");
+    say!("{passed} passed, {failed} failed");
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
@@ -705,12 +733,12 @@ fn lint(args: &[String]) -> Outcome {
         match parsed {
             Ok(pack) => {
                 for w in &pack.warnings {
-                    println!("warning: {w}");
+                    say!("warning: {w}");
                 }
                 match Engine::compile(std::slice::from_ref(&pack), &EngineOptions::default()) {
                     Ok(engine) => {
                         let info = &engine.packs()[0];
-                        println!(
+                        say!(
                             "{file}: ok — pack `{}` {} ({} rules, {} signals, {} warnings)",
                             info.id,
                             info.version,
@@ -721,20 +749,20 @@ fn lint(args: &[String]) -> Outcome {
                         packs.push(pack);
                     }
                     Err(e) => {
-                        println!("{e}");
+                        say!("{e}");
                         ok = false;
                     }
                 }
             }
             Err(e) => {
-                println!("{e}");
+                say!("{e}");
                 ok = false;
             }
         }
     }
     if ok && packs.len() > 1 {
         if let Err(e) = Engine::compile(&packs, &EngineOptions::default()) {
-            println!("{e}");
+            say!("{e}");
             ok = false;
         }
     }
@@ -896,9 +924,9 @@ fn bench(args: &[String]) -> Outcome {
         "peak_memory_kib": peak_memory_kib(),
     });
     if o.json {
-        println!("{report}");
+        say!("{report}");
     } else {
-        println!(
+        say!(
             "{} posts, {:.1} MB, {} flagged\n\
              scan, 1 thread:        {:.1} MB/s (median of {runs})\n\
              scan, {threads} threads:       {:.1} MB/s\n\
