@@ -83,6 +83,8 @@ enum PatternUse {
         leaf: u32,
         start_boundary: bool,
         end_boundary: bool,
+        /// A stem (`турист*`): the hit runs on to the end of the word.
+        prefix: bool,
     },
     /// A literal every match of regex `n` starts with: the regex is worth running.
     Trigger(u32),
@@ -368,6 +370,7 @@ impl Builder<'_> {
                             leaf,
                             start_boundary: first,
                             end_boundary: last && !phrase.prefix,
+                            prefix: phrase.prefix,
                         },
                     );
                 }
@@ -631,6 +634,7 @@ impl Engine {
                             leaf,
                             start_boundary,
                             end_boundary,
+                            prefix,
                         } => {
                             if start_boundary
                                 && *before.get_or_insert_with(|| word_char_before(&hay, start))
@@ -640,6 +644,12 @@ impl Engine {
                             if end_boundary && *after.get_or_insert_with(|| word_char_at(&hay, end))
                             {
                                 continue;
+                            }
+                            let mut end = end;
+                            if prefix {
+                                while word_char_at(&hay, end) {
+                                    end += utf8_len(hay[end]);
+                                }
                             }
                             s.push_hit(leaf, (start as u32, end as u32));
                         }
@@ -833,7 +843,8 @@ impl Engine {
     }
 }
 
-/// One hit from each list, all within `window` words of each other; the closest such set.
+/// One hit from each list such that the gap from the earliest end to the latest start is at
+/// most `window` words; the closest such set found.
 fn near(lists: &[Vec<Hit>], window: u32, s: &mut Scratch) -> Option<Vec<Hit>> {
     let words: Vec<Vec<(u32, u32)>> = lists
         .iter()
@@ -843,37 +854,31 @@ fn near(lists: &[Vec<Hit>], window: u32, s: &mut Scratch) -> Option<Vec<Hit>> {
                 .collect()
         })
         .collect();
+    let gap = |x: (u32, u32), y: (u32, u32)| x.0.max(y.0).saturating_sub(x.1.min(y.1));
     let mut best: Option<(u32, Vec<Hit>)> = None;
     for (li, list) in words.iter().enumerate() {
-        for (hi, &(first, _)) in list.iter().enumerate() {
-            // This hit is the leftmost of the set; take from each other list the hit that
-            // starts at or after it and ends soonest.
-            let mut last = words[li][hi].1;
+        for (hi, &anchor) in list.iter().enumerate() {
+            // Around this hit, take from each other list the hit closest to it.
             let mut chosen = vec![lists[li][hi]];
-            let mut ok = true;
+            let (mut latest_start, mut earliest_end) = anchor;
             for (lj, other) in words.iter().enumerate() {
                 if lj == li {
                     continue;
                 }
-                let pick = other
+                let Some((k, &w)) = other
                     .iter()
                     .enumerate()
-                    .filter(|(_, &(f, _))| f >= first)
-                    .min_by_key(|(_, &(_, l))| l);
-                match pick {
-                    Some((k, &(_, l))) => {
-                        last = last.max(l);
-                        chosen.push(lists[lj][k]);
-                    }
-                    None => {
-                        ok = false;
-                        break;
-                    }
-                }
+                    .min_by_key(|(_, &w)| gap(anchor, w))
+                else {
+                    return None;
+                };
+                latest_start = latest_start.max(w.0);
+                earliest_end = earliest_end.min(w.1);
+                chosen.push(lists[lj][k]);
             }
-            if ok && last - first <= window && best.as_ref().is_none_or(|(d, _)| last - first < *d)
-            {
-                best = Some((last - first, chosen));
+            let distance = latest_start.saturating_sub(earliest_end);
+            if distance <= window && best.as_ref().is_none_or(|(d, _)| distance < *d) {
+                best = Some((distance, chosen));
             }
         }
     }

@@ -305,6 +305,7 @@ pub fn normalize_into(original: &str, n: &mut Normalized) {
         delta: 0,
         word: Word::default(),
         run: Run::default(),
+        last_script: Script::Unknown,
     };
     let table = table();
     let bytes = original.as_bytes();
@@ -454,6 +455,16 @@ struct Writer<'a> {
     delta: i64,
     word: Word,
     run: Run,
+    /// Script of the last word with letters, for words made only of look-alike letters.
+    last_script: Script,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+enum Script {
+    #[default]
+    Unknown,
+    Latin,
+    Cyrillic,
 }
 
 impl Writer<'_> {
@@ -565,9 +576,58 @@ impl Writer<'_> {
         let letters = w.latin + w.cyrillic + w.other_letters;
         let start = w.start;
         let single_letter = w.chars == 1 && letters == 1;
+        let script = match (w.latin, w.cyrillic) {
+            (0, 0) => Script::Unknown,
+            (l, c) if l >= c => Script::Latin,
+            _ => Script::Cyrillic,
+        };
+        let pure = w.latin == 0 || w.cyrillic == 0;
         if (w.latin > 0 && w.cyrillic > 0) || (w.digits > 0 && letters >= 2) || w.swappable > 0 {
             self.repair(start, w.cyrillic > 0);
         }
+        if pure
+            && script != Script::Unknown
+            && self.last_script != Script::Unknown
+            && script != self.last_script
+        {
+            // "you аre just а tourist": a word made only of look-alikes takes its neighbour's script.
+            if self.borrow_script(start, self.last_script == Script::Latin) {
+                return self.after_word(start, single_letter);
+            }
+        }
+        if script != Script::Unknown {
+            self.last_script = script;
+        }
+        self.after_word(start, single_letter);
+    }
+
+    /// Rewrites the word at `start..` in the other script if every letter has a look-alike there.
+    fn borrow_script(&mut self, start: usize, to_latin_script: bool) -> bool {
+        let word = std::str::from_utf8(&self.out[start..]).unwrap_or("");
+        let convert = |c: char| {
+            if to_latin_script {
+                to_latin(c)
+            } else {
+                to_cyrillic(c)
+            }
+        };
+        if !word
+            .chars()
+            .all(|c| !c.is_alphabetic() || convert(c).is_some())
+        {
+            return false;
+        }
+        let mut chars = self.take_tail(start);
+        for ch in &mut chars {
+            if let Some(c) = convert(ch.0) {
+                ch.0 = c;
+            }
+        }
+        self.put_tail(&chars);
+        true
+    }
+
+    fn after_word(&mut self, start: usize, single_letter: bool) {
         if single_letter {
             let r = &self.run;
             let gap = (r.active && r.end + 1 == start)
@@ -731,7 +791,7 @@ fn lone_ascii_digit(word: &[u8], k: usize) -> bool {
 }
 
 /// Latin letters that look like Cyrillic ones, and back (lower case).
-const LOOKALIKES: [(char, char); 14] = [
+const LOOKALIKES: [(char, char); 13] = [
     ('a', 'а'),
     ('b', 'в'),
     ('c', 'с'),
@@ -745,7 +805,6 @@ const LOOKALIKES: [(char, char); 14] = [
     ('t', 'т'),
     ('x', 'х'),
     ('y', 'у'),
-    ('r', 'г'),
 ];
 
 fn to_cyrillic(c: char) -> Option<char> {
@@ -937,6 +996,11 @@ mod tests {
         assert_eq!(norm("men aged 18-45"), "men aged 18-45");
         assert_eq!(norm("от 18 до 45лет"), "от 18 до 45лет");
         assert_eq!(norm("t@urist"), "taurist");
+        // Web addresses keep their digits.
+        assert_eq!(
+            norm("go to https://t.co/Ab1cD now"),
+            "go to https://t.co/ab1cd now"
+        );
     }
 
     #[test]

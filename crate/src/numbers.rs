@@ -165,13 +165,15 @@ pub fn find_ranges(text: &[u8], out: &mut Vec<RangeMatch>) {
         if b - a > 3 || starts_inside_number(text, a) {
             continue;
         }
-        let Some((c, d)) = second_number(text, b) else {
+        let Some((c, d)) = second_number(text, skip_ordinal(text, b)) else {
             continue;
         };
         if d - c > 3 || continues_number(text, d) {
             i = d;
             continue;
         }
+        let d_digits = d;
+        let d = skip_ordinal(text, d);
         let rest = &text[d..];
         let after_space = rest.strip_prefix(b" ").unwrap_or(rest);
         if OTHER_UNITS
@@ -199,12 +201,27 @@ pub fn find_ranges(text: &[u8], out: &mut Vec<RangeMatch>) {
         }
         out.push(RangeMatch {
             low: value(&text[a..b]),
-            high: value(&text[c..d]),
+            high: value(&text[c..d_digits]),
             start: prefix_start(text, a),
             end,
         });
         i = d;
     }
+}
+
+/// Russian and Ukrainian case endings written after a number: "18-ти", "45-ти", "20-х".
+const ORDINAL_ENDINGS: &[&str] = &["-ти", "-ми", "-х", "-и", "-ох", "-ть", "ти"];
+
+fn skip_ordinal(text: &[u8], d: usize) -> usize {
+    let rest = &text[d..];
+    for ending in ORDINAL_ENDINGS {
+        if rest.starts_with(ending.as_bytes())
+            && !rest.get(ending.len()).copied().is_some_and(is_word_byte)
+        {
+            return d + ending.len();
+        }
+    }
+    d
 }
 
 fn starts_with_any(s: &[u8], list: &[&str]) -> bool {
@@ -239,6 +256,18 @@ fn second_number(text: &[u8], b: usize) -> Option<(usize, usize)> {
     if text.get(j) == Some(&b'-') {
         j += 1;
     } else {
+        // "от 18 и до 45": a joining word before the connector.
+        for joiner in ["и ", "і ", "та ", "and "] {
+            let rest = &text[j..];
+            if rest.starts_with(joiner.as_bytes())
+                && CONNECTORS.iter().any(|w| {
+                    rest[joiner.len()..].starts_with(w.as_bytes()) && *w != "и" && *w != "і"
+                })
+            {
+                j += joiner.len();
+                break;
+            }
+        }
         let rest = &text[j..];
         let word = CONNECTORS
             .iter()
@@ -300,6 +329,12 @@ mod tests {
             ("віком від 18 до 45 років.", "віком від 18 до 45 років"),
             ("guys 18-45 y.o. wanted", "18-45 y.o."),
             ("в возрасте от 18 до 45", "в возрасте от 18 до 45"),
+            ("от 18-ти до 45-ти лет", "от 18-ти до 45-ти лет"),
+            ("от 18-ти до 45 лет", "от 18-ти до 45 лет"),
+            (
+                "в возрасте от 18 и до 45 лет",
+                "в возрасте от 18 и до 45 лет",
+            ),
         ] {
             let found = ranges(text);
             assert_eq!(found.len(), 1, "{text}: {found:?}");
