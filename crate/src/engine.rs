@@ -865,13 +865,10 @@ fn near(lists: &[Vec<Hit>], window: u32, s: &mut Scratch) -> Option<Vec<Hit>> {
                 if lj == li {
                     continue;
                 }
-                let Some((k, &w)) = other
+                let (k, &w) = other
                     .iter()
                     .enumerate()
-                    .min_by_key(|(_, &w)| gap(anchor, w))
-                else {
-                    return None;
-                };
+                    .min_by_key(|(_, &w)| gap(anchor, w))?;
                 latest_start = latest_start.max(w.0);
                 earliest_end = earliest_end.min(w.1);
                 chosen.push(lists[lj][k]);
