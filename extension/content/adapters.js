@@ -45,7 +45,7 @@ const flagpostAdapters = (() => {
   const vk = site({
     name: 'vk',
     detect: (d) => d.querySelector('.wall_post_text, .wall_reply_text, #page_wall_posts, [data-post-id] .wall_text, .wall_item .pi_text, [class*="vkitPostText"]'),
-    postSelector: '.post, ._post, [data-post-id], .reply, .wall_item, .replies .reply_content',
+    postSelector: '.post, ._post, [data-post-id], .reply, .wall_item',
     content: ['.wall_post_text', '.wall_reply_text', '.pi_text', '[class*="vkitPostText"]', '.reply_text'],
   });
 

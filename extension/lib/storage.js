@@ -117,7 +117,9 @@ export async function loadState() {
     raw = {};
   }
   const state = normalize(raw);
-  if (raw.schema !== SCHEMA_VERSION) {
+  // Empty storage needs no write (defaults are implied); only migrated data is written back,
+  // so a first start never races with the user's own first save.
+  if (Object.keys(raw).length && raw.schema !== SCHEMA_VERSION) {
     // Write the migrated form back; old keys that migrations folded in are removed.
     try {
       await api.storage.local.set(state);

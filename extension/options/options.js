@@ -12,6 +12,7 @@ let state = null;
 let packs = [];
 let playgroundEngine = null;
 const rulesCache = new Map(); // pack source → rule list
+const openRuleLists = new Set(); // packs whose rule list is expanded, kept across re-renders
 
 function el(tag, props = {}, children = []) {
   const node = document.createElement(tag);
@@ -129,7 +130,9 @@ function renderPacks() {
           el('td', { text: rule.description }),
         ]));
       }
-      box.append(el('details', {}, [el('summary', { text: 'Rules' }), table]));
+      const details = el('details', { open: openRuleLists.has(pack.id) }, [el('summary', { text: 'Rules' }), table]);
+      details.addEventListener('toggle', () => (details.open ? openRuleLists.add(pack.id) : openRuleLists.delete(pack.id)));
+      box.append(details);
     }
     root.append(box);
   }
