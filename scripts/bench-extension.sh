@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Benchmarks the extension in headless Chromium and writes the figures into BENCHMARKS.md
+# under "## Extension (headless Chromium)".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
+stamp=dist/chrome/manifest.json
+if [ ! -f "$stamp" ] || [ -n "$(find manifest.json extension crate/src crate/Cargo.toml -newer "$stamp" -type f -not -path 'extension/pkg/*' 2>/dev/null | head -1)" ]; then
+  bash scripts/build-extension.sh
+fi
+node tests/bench/bench.mjs

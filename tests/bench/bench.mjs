@@ -1,0 +1,225 @@
+// Extension benchmark in headless Chromium. Prints a Markdown section and writes it into
+// BENCHMARKS.md under "## Extension (headless Chromium)".
+//
+//   - Wasm engine throughput on corpus tweets (end to end: join, scan_batch, parse verdicts),
+//     beside a plain JavaScript matcher (each phrase list of the shipped pack as one
+//     case-insensitive RegExp run on each post), in alternating rounds of one run; medians.
+//   - Native throughput on the same posts from `flagpost bench`, when the binary can be built.
+//   - A 2,000-post feed appended 20 posts at a time: insertion → marker and → warning (p50, p95),
+//     long tasks (>= 50 ms) with and without the extension.
+//   - Wasm size raw and gzipped; worker cold start to first verdict.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { execFileSync } from 'node:child_process';
+import { chromium } from 'playwright-core';
+import { startServer } from '../server.mjs';
+import { launchWithExtension, liveWorker, chromiumPath, REPO } from '../harness.mjs';
+
+const CORPUS = process.env.FLAGPOST_CORPUS ?? path.join(REPO, '..', 'shared', 'corpus');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const PER_LANG = Number(process.env.BENCH_POSTS_PER_LANG ?? 20000);
+const FEED_POSTS = 2000;
+
+function readJsonl(file, limit = Infinity) {
+  let text = fs.readFileSync(file);
+  if (file.endsWith('.gz')) text = zlib.gunzipSync(text);
+  const out = [];
+  for (const line of text.toString('utf8').split('\n')) {
+    if (!line.trim()) continue;
+    out.push(JSON.parse(line));
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+};
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : NaN;
+};
+const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
+
+const tweets = [
+  ...readJsonl(path.join(CORPUS, 'ira-tweets-en.jsonl.gz'), PER_LANG),
+  ...readJsonl(path.join(CORPUS, 'ira-tweets-ru.jsonl.gz'), PER_LANG),
+].map((t) => t.text);
+const bytes = tweets.reduce((n, t) => n + Buffer.byteLength(t), 0);
+const positives = readJsonl(path.join(CORPUS, 'labelled-quotes.jsonl')).filter((q) => q.label === 1 && !q.needs_context).map((q) => q.text);
+
+// Feed: corpus tweets with a known recruitment-style quote every 50th post.
+const feedPosts = [];
+for (let i = 0; feedPosts.length < FEED_POSTS; i++) {
+  feedPosts.push(i % 50 === 25 ? positives[(i / 50) % positives.length | 0] : tweets[(i * 7919) % tweets.length]);
+}
+
+const server = await startServer();
+const ext = await launchWithExtension();
+const results = {};
+
+try {
+  // ---- throughput, side by side ----
+  const page = await ext.context.newPage();
+  await page.goto(ext.extensionUrl('extension/options/options.html'));
+  await page.waitForSelector('body[data-ready="true"]');
+  const shippedSource = fs.readFileSync(path.join(REPO, 'extension', 'packs', 'recruitment.toml'), 'utf8');
+  results.throughput = await page.evaluate(async ({ posts, rounds, source }) => {
+    const eng = await import(chrome.runtime.getURL('extension/lib/engine.js'));
+    const { WasmEngine } = await import(chrome.runtime.getURL('extension/pkg/flagpost.js'));
+    await eng.loadWasm();
+    const engine = new WasmEngine(JSON.stringify(eng.shippedPacks()), '{}');
+    const info = JSON.parse(engine.info());
+    const mb = new TextEncoder().encode(posts.join('')).length / 1e6;
+
+    // What a keyword-muting extension does: phrase lists as case-insensitive RegExps.
+    const lists = [...source.matchAll(/phrases\s*=\s*\[([\s\S]*?)\]/g)].map((m) =>
+      [...m[1].matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((q) => q[1]));
+    const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const pattern = (p) => p.endsWith('*')
+      ? `(?<![\\p{L}\\p{N}])${escape(p.slice(0, -1))}`
+      : `(?<![\\p{L}\\p{N}])${escape(p)}(?![\\p{L}\\p{N}])`;
+    const regexes = lists.filter((l) => l.length).map((l) => new RegExp(l.map(pattern).join('|'), 'iu'));
+
+    const wasm = [];
+    const wasmScanOnly = [];
+    const js = [];
+    let flagged = 0;
+    let jsHits = 0;
+    for (let round = 0; round < rounds; round++) {
+      let t = performance.now();
+      flagged = 0;
+      let scanMs = 0;
+      for (let i = 0; i < posts.length; i += 100) {
+        const joined = eng.joinPosts(posts.slice(i, i + 100));
+        const s = performance.now();
+        const compact = engine.scan_batch(joined);
+        scanMs += performance.now() - s;
+        for (const r of eng.expandBatch(compact, info)) if (r.flagged) flagged++;
+      }
+      wasm.push(mb / ((performance.now() - t) / 1000));
+      wasmScanOnly.push(mb / (scanMs / 1000));
+      t = performance.now();
+      jsHits = 0;
+      for (const p of posts) for (const re of regexes) if (re.test(p)) jsHits++;
+      js.push(mb / ((performance.now() - t) / 1000));
+    }
+    return { mb, posts: posts.length, wasm, wasmScanOnly, js, flagged, jsHits, regexes: regexes.length, phrases: lists.flat().length };
+  }, { posts: tweets, rounds: ROUNDS, source: shippedSource });
+  await page.close();
+
+  // ---- cold start: stop the worker, then time one new post to its verdict ----
+  const cold = [];
+  const feed = await ext.context.newPage();
+  await feed.goto(`${server.origin}/bench.html`);
+  const cdp = await ext.context.newCDPSession(feed);
+  await cdp.send('ServiceWorker.enable');
+  let status = '';
+  cdp.on('ServiceWorker.workerVersionUpdated', (e) => {
+    for (const v of e.versions) if (v.scriptURL.includes(ext.extensionId)) status = v.runningStatus;
+  });
+  for (let i = 0; i < 5; i++) {
+    await feed.evaluate((p) => window.runFeedBench({ posts: [p], batch: 1, settle: 10000 }), positives[i]);
+    await cdp.send('ServiceWorker.stopAllWorkers');
+    const until = Date.now() + 5000;
+    while (status !== 'stopped' && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    const r = await feed.evaluate((p) => window.runFeedBench({ posts: [p], batch: 1, settle: 10000 }), positives[i + 1]);
+    cold.push(r.marked[0]);
+  }
+  results.coldStart = cold;
+  await feed.close();
+
+  // ---- feed: 2,000 posts, 20 at a time ----
+  const feedPage = await ext.context.newPage();
+  await feedPage.goto(`${server.origin}/bench.html`);
+  await feedPage.waitForTimeout(300);
+  results.feed = await feedPage.evaluate((posts) => window.runFeedBench({ posts }), feedPosts);
+  await feedPage.close();
+} finally {
+  await ext.close();
+}
+
+// Same feed without the extension: the page's own long tasks.
+{
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flagpost-bare-'));
+  const bare = await chromium.launchPersistentContext(dir, {
+    executablePath: chromiumPath(), headless: true,
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = await bare.newPage();
+  await page.goto(`${server.origin}/bench.html`);
+  results.bare = await page.evaluate((posts) => window.runFeedBench({ posts, settle: 300 }), feedPosts);
+  await bare.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+await server.close();
+
+// ---- native, same posts ----
+let native = null;
+try {
+  const tmp = path.join(os.tmpdir(), 'flagpost-bench-posts.jsonl');
+  fs.writeFileSync(tmp, tweets.map((text) => JSON.stringify({ text })).join('\n') + '\n');
+  const out = execFileSync('cargo', ['run', '--quiet', '--release', '--bin', 'flagpost', '--', 'bench', '--runs', String(ROUNDS), tmp],
+    { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const m = out.match(/scan, 1 thread:\s*([\d.]+)\s*MB\/s/);
+  if (m) native = Number(m[1]);
+  fs.rmSync(tmp, { force: true });
+} catch (e) {
+  console.error('native bench unavailable:', String(e.message).split('\n')[0]);
+}
+
+// ---- sizes ----
+const wasmFile = path.join(REPO, 'dist', 'chrome', 'extension', 'pkg', 'flagpost_bg.wasm');
+const wasmRaw = fs.statSync(wasmFile).size;
+const wasmGz = zlib.gzipSync(fs.readFileSync(wasmFile), { level: 9 }).length;
+
+const t = results.throughput;
+const wasmMed = median(t.wasm);
+const jsMed = median(t.js);
+const feedR = results.feed;
+const chromiumVersion = execFileSync(chromiumPath(), ['--version'], { encoding: 'utf8' }).trim();
+const lines = [
+  '## Extension (headless Chromium)',
+  '',
+  `Measured by \`scripts/bench-extension.sh\` (${new Date().toISOString().slice(0, 10)}, ${chromiumVersion}, ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}), shipped pack, all figures from one run.`,
+  '',
+  `Throughput on ${t.posts.toLocaleString('en')} IRA tweets (${PER_LANG.toLocaleString('en')} English + ${PER_LANG.toLocaleString('en')} Russian, ${t.mb.toFixed(1)} MB of UTF-8 text), median of ${ROUNDS} alternating rounds:`,
+  '',
+  '| matcher | MB/s | vs. plain JS |',
+  '| --- | ---: | ---: |',
+  `| Wasm engine, end to end (join 100 posts, \`scan_batch\`, parse verdicts) | ${f1(wasmMed)} | ${f1(wasmMed / jsMed)}× |`,
+  `| Wasm engine, \`scan_batch\` call alone | ${f1(median(t.wasmScanOnly))} | ${f1(median(t.wasmScanOnly) / jsMed)}× |`,
+  `| plain JavaScript: ${t.regexes} case-insensitive RegExps (one per phrase list, ${t.phrases} phrases) on each post | ${f1(jsMed)} | 1.0× |`,
+  native ? `| native \`flagpost bench\`, 1 thread, same posts | ${f1(native)} | ${f1(native / jsMed)}× |` : '| native | not measured (binary unavailable) | |',
+  '',
+  native ? `Wasm end to end is ${f1(wasmMed / native * 100)}% of native (${f1(native / wasmMed)}× slower).` : '',
+  `The engine flagged ${t.flagged} of these posts; the plain matcher had ${t.jsHits} phrase-list hits (it cannot combine cues, so it cannot decide).`,
+  '',
+  `Feed of ${feedR.posts.toLocaleString('en')} posts appended 20 at a time every 50 ms (generic adapter, ${feedR.flagged} flagged):`,
+  '',
+  '| measure | value |',
+  '| --- | ---: |',
+  `| insertion → marker, p50 / p95 / max | ${f1(pct(feedR.marked, 50))} / ${f1(pct(feedR.marked, 95))} / ${f1(Math.max(...feedR.marked))} ms (${feedR.marked.length} posts) |`,
+  `| insertion → warning (flagged posts), p50 / p95 | ${f1(pct(feedR.warned, 50))} / ${f1(pct(feedR.warned, 95))} ms (${feedR.warned.length} posts) |`,
+  `| long tasks ≥ 50 ms during the feed, with the extension | ${feedR.longTasks.length}${feedR.longTasks.length ? ` (${feedR.longTasks.join(', ')} ms)` : ''} |`,
+  `| long tasks ≥ 50 ms, same feed without the extension | ${results.bare.longTasks.length} |`,
+  `| worker cold start → first verdict (stopped worker, one new post), median of 5 | ${f1(median(results.coldStart))} ms (${results.coldStart.map((x) => Math.round(x)).join(', ')}) |`,
+  `| Wasm module, optimised | ${(wasmRaw / 1024).toFixed(0)} KiB raw, ${(wasmGz / 1024).toFixed(0)} KiB gzipped |`,
+  '',
+];
+const section = lines.filter((l, i, a) => !(l === '' && a[i - 1] === '')).join('\n');
+console.log(section);
+
+const benchFile = path.join(REPO, 'BENCHMARKS.md');
+let doc = fs.existsSync(benchFile) ? fs.readFileSync(benchFile, 'utf8') : '# Benchmarks\n';
+const start = doc.indexOf('## Extension (headless Chromium)');
+if (start >= 0) {
+  const next = doc.indexOf('\n## ', start + 5);
+  doc = doc.slice(0, start) + section + (next >= 0 ? '\n' + doc.slice(next + 1) : '');
+} else {
+  doc = doc.replace(/\s*$/, '\n\n') + section;
+}
+fs.writeFileSync(benchFile, doc.replace(/\s*$/, '\n'));
