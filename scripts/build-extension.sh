@@ -21,6 +21,8 @@ if [ "$have" != "$want" ]; then
 fi
 
 say "cargo build (wasm32-unknown-unknown)"
+# SIMD128 (all supported browsers have it) speeds up the byte searches inside the engine.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:--C target-feature=+simd128}"
 cargo build --release --target wasm32-unknown-unknown -p flagpost --lib
 WASM_IN=target/wasm32-unknown-unknown/release/flagpost.wasm
 
@@ -32,7 +34,7 @@ wasm-bindgen --target web --no-typescript --out-dir extension/pkg --out-name fla
 # wasm-opt 108 accepts the module but breaks its externref table (wasm-bindgen's reference
 # types), so an older system wasm-opt is not used.
 say "wasm-opt"
-OPT_FLAGS=(-O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
+OPT_FLAGS=(-O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
   --enable-mutable-globals --enable-reference-types --enable-multivalue --strip-debug --strip-producers)
 raw=extension/pkg/flagpost_bg.wasm
 opt=extension/pkg/flagpost_bg.opt.wasm

@@ -84,9 +84,12 @@ try {
       : `(?<![\\p{L}\\p{N}])${escape(p)}(?![\\p{L}\\p{N}])`;
     const regexes = lists.filter((l) => l.length).map((l) => new RegExp(l.map(pattern).join('|'), 'iu'));
 
+    const needles = [...new Set(lists.flat().map((p) => p.replace(/\*$/, '').toLowerCase()))];
+
     const wasm = [];
     const wasmScanOnly = [];
     const js = [];
+    const jsSubstring = [];
     let flagged = 0;
     let jsHits = 0;
     for (let round = 0; round < rounds; round++) {
@@ -106,8 +109,15 @@ try {
       jsHits = 0;
       for (const p of posts) for (const re of regexes) if (re.test(p)) jsHits++;
       js.push(mb / ((performance.now() - t) / 1000));
+      t = performance.now();
+      let substringHits = 0;
+      for (const p of posts) {
+        const low = p.toLowerCase();
+        for (const n of needles) if (low.includes(n)) substringHits++;
+      }
+      jsSubstring.push(mb / ((performance.now() - t) / 1000));
     }
-    return { mb, posts: posts.length, wasm, wasmScanOnly, js, flagged, jsHits, regexes: regexes.length, phrases: lists.flat().length };
+    return { mb, posts: posts.length, wasm, wasmScanOnly, js, jsSubstring, needles: needles.length, flagged, jsHits, regexes: regexes.length, phrases: lists.flat().length };
   }, { posts: tweets, rounds: ROUNDS, source: shippedSource });
   await page.close();
 
@@ -193,6 +203,7 @@ const lines = [
   `| Wasm engine, end to end (join 100 posts, \`scan_batch\`, parse verdicts) | ${f1(wasmMed)} | ${f1(wasmMed / jsMed)}× |`,
   `| Wasm engine, \`scan_batch\` call alone | ${f1(median(t.wasmScanOnly))} | ${f1(median(t.wasmScanOnly) / jsMed)}× |`,
   `| plain JavaScript: ${t.regexes} case-insensitive RegExps (one per phrase list, ${t.phrases} phrases) on each post | ${f1(jsMed)} | 1.0× |`,
+  `| plain JavaScript: lower-case each post, \`includes()\` for each of ${t.needles} phrases (no word boundaries) | ${f1(median(t.jsSubstring))} | ${f1(median(t.jsSubstring) / jsMed)}× |`,
   native ? `| native \`flagpost bench\`, 1 thread, same posts | ${f1(native)} | ${f1(native / jsMed)}× |` : '| native | not measured (binary unavailable) | |',
   '',
   native ? `Wasm end to end is ${f1(wasmMed / native * 100)}% of native (${f1(native / wasmMed)}× slower).` : '',

@@ -273,7 +273,8 @@ test('Options: a broken pack is refused with line and column, and the previous p
   const stored = await getStorage(ext, 'userPacks');
   assert.equal(stored.userPacks.length, 1);
   assert.match(stored.userPacks[0].source, /version = "0\.3\.0"/);
-  await save(options, 'options-import-error.png');
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  await options.locator('section[aria-labelledby="packs-title"]').screenshot({ path: path.join(SCREENSHOTS, 'options-import-error.png') });
   // The old pack still flags.
   const page = await open('forum.html');
   assertMarkers(await markers(page));
@@ -305,6 +306,8 @@ test('Options: import a good pack (examples run), playground shows verdict, brea
   await options.waitForSelector('#playground-verdict[data-flagged="true"]');
   await options.locator('.pack[data-pack="e2e"] details summary').click();
   await save(options, 'options.png');
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  await options.locator('section[aria-labelledby="playground-title"]').screenshot({ path: path.join(SCREENSHOTS, 'options-playground.png') });
 
   // A rule switched off stops firing on pages.
   await options.locator('.pack[data-pack="e2e"] tr[data-rule="hijrah-call"] input').uncheck();
