@@ -756,38 +756,77 @@ impl Writer<'_> {
             return;
         }
         let (start, end) = (self.run.start, self.run.end);
+        let preceded_by_word =
+            start >= 2 && self.out[start - 1] == b' ' && word_char_before(self.out, start - 1);
+        let followed_by_word = self.out.get(end) == Some(&b' ') && word_char_at(self.out, end + 1);
         let mut chars = self.take_tail(start);
-        // Split the tail into the run (letters and separators) and what followed it.
+        // Split the tail into the run (letters and separators, alternating) and what follows.
         let mut run = Vec::new();
         let mut rest = Vec::new();
         let mut at = start;
         for ch in chars.drain(..) {
             if at < end {
-                if !(ch.0.is_ascii() && is_spacing_separator(ch.0 as u8)) {
-                    run.push(ch);
-                }
+                run.push(ch);
             } else {
                 rest.push(ch);
             }
             at += ch.0.len_utf8();
         }
-        repair_word(&mut run);
-        self.put_tail(&run);
+        // "just a t o u r i s t": an English one-letter word next to a spaced-out word stays a
+        // word. Russian and Ukrainian words often start or end with a letter that is also a
+        // word ("о б ы ч н ы й"), so those are left joined.
+        let letters = run.len().div_ceil(2);
+        let mut head = 0;
+        let mut tail = run.len();
+        if preceded_by_word
+            && letters > MIN_SPACED_LETTERS as usize
+            && matches!(run[0].0, 'a' | 'i')
+        {
+            head = 2;
+        }
+        if followed_by_word
+            && (tail - head).div_ceil(2) > MIN_SPACED_LETTERS as usize
+            && matches!(run[tail - 1].0, 'a' | 'i')
+        {
+            tail -= 2;
+        }
+        let mut joined: Vec<_> = run[head..tail].iter().step_by(2).copied().collect();
+        repair_word(&mut joined);
+        self.put_tail(&run[..head]);
+        self.put_tail(&joined);
+        self.put_tail(&run[tail..]);
         self.put_tail(&rest);
     }
 }
 
-/// Is the digit at `k` alone (not part of a number) and next to a letter? ASCII words.
+/// Does the digit at `k` stand for a letter? It does when its run of digits is one long and
+/// touches a letter, or lies between letters ("l00k"). ASCII words.
 fn lone_ascii_digit(word: &[u8], k: usize) -> bool {
-    let left_digit = k > 0 && word[k - 1].is_ascii_digit();
+    digit_stands_for_letter(
+        word.len(),
+        k,
+        |i| word[i].is_ascii_digit(),
+        |i| word[i].is_ascii_alphabetic(),
+    )
+}
+
+fn digit_stands_for_letter(
+    len: usize,
+    k: usize,
+    is_digit: impl Fn(usize) -> bool,
+    is_letter: impl Fn(usize) -> bool,
+) -> bool {
+    let mut start = k;
+    while start > 0 && is_digit(start - 1) {
+        start -= 1;
+    }
     let mut end = k;
-    while end < word.len() && word[end].is_ascii_digit() {
+    while end < len && is_digit(end) {
         end += 1;
     }
-    let left = k > 0 && word[k - 1].is_ascii_alphabetic();
-    let right = end < word.len() && word[end].is_ascii_alphabetic();
-    let lone = end - k == 1 && !left_digit;
-    (lone && (left || right)) || (left && right && !left_digit)
+    let left = start > 0 && is_letter(start - 1);
+    let right = end < len && is_letter(end);
+    (end - start == 1 && (left || right)) || (left && right)
 }
 
 /// Latin letters that look like Cyrillic ones, and back (lower case).
@@ -901,15 +940,12 @@ fn repair_word(chars: &mut [(char, usize, usize)]) {
 }
 
 fn lone_digit_at(classes: &[Class], k: usize, is_letter: impl Fn(Class) -> bool) -> bool {
-    let left_digit = k > 0 && classes[k - 1] == Class::Digit;
-    let mut end = k;
-    while end < classes.len() && classes[end] == Class::Digit {
-        end += 1;
-    }
-    let left = k > 0 && is_letter(classes[k - 1]);
-    let right = end < classes.len() && is_letter(classes[end]);
-    let lone = end - k == 1 && !left_digit;
-    (lone && (left || right)) || (left && right && !left_digit)
+    digit_stands_for_letter(
+        classes.len(),
+        k,
+        |i| classes[i] == Class::Digit,
+        |i| is_letter(classes[i]),
+    )
 }
 
 /// Is the character ending just before `pos` in `text` a word character?
@@ -990,6 +1026,8 @@ mod tests {
     #[test]
     fn swaps_digits_inside_words_only() {
         assert_eq!(norm("t0urist"), "tourist");
+        assert_eq!(norm("l00k"), "look");
+        assert_eq!(norm("covid19"), "covid19");
         assert_eq!(norm("тур1ст"), "тур1ст"); // 1 has no Cyrillic reading
         assert_eq!(norm("т0урист"), "тоурист");
         assert_eq!(norm("3ахват"), "еахват");
@@ -1009,6 +1047,10 @@ mod tests {
         assert_eq!(norm("t.o.u.r.i.s.t here"), "tourist here");
         assert_eq!(norm("I am a b"), "i am a b");
         assert_eq!(norm("be a t-o-u-r-i-s-t now"), "be a tourist now");
+        assert_eq!(norm("just a t o u r i s t"), "just a tourist");
+        assert_eq!(norm("j u s t a tourist"), "just a tourist");
+        assert_eq!(norm("с т а н ь"), "стань");
+        assert_eq!(norm("ты о б ы ч н ы й"), "ты обычныи");
     }
 
     #[test]
