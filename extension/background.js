@@ -16,6 +16,8 @@ const MAX_POST_CHARS = 70000;
 let statePromise = null;
 let current = null; // Promise<{ engine, info, errors, generation }>
 let generation = 0;
+const startedAt = performance.now();
+let timings = null; // how long the last start-up took, for the options page and benchmarks
 const ports = new Set();
 const pendingShadow = new Map();
 let shadowFlushTimer = 0;
@@ -30,9 +32,12 @@ function state() {
 function rebuild() {
   const previous = current;
   current = (async () => {
+    const t0 = performance.now();
     const [st] = await Promise.all([state(), loadWasm()]);
+    const t1 = performance.now();
     const packs = listPacks(st);
     let built = compile(st, activePacks(st, packs));
+    timings ??= { workerStartToBuildMs: t0 - startedAt, wasmAndStorageMs: t1 - t0, compileMs: performance.now() - t1 };
     const errors = built.errors ?? null;
     if (errors) {
       const old = previous && (await previous.catch(() => null));
@@ -133,7 +138,7 @@ api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
   if (!ownPage || msg === null || typeof msg !== 'object') return false;
   if (msg.type === 'status') {
     engine()
-      .then((b) => sendResponse({ info: b.info, errors: b.errors, generation: b.generation }))
+      .then((b) => sendResponse({ info: b.info, errors: b.errors, generation: b.generation, timings }))
       .catch((e) => sendResponse({ info: [], errors: [{ display: String(e) }] }));
     return true;
   }

@@ -123,6 +123,10 @@ try {
 
   // ---- cold start: stop the worker, then time one new post to its verdict ----
   const cold = [];
+  const coldTimings = [];
+  const statusPage = await ext.context.newPage();
+  await statusPage.goto(ext.extensionUrl('extension/options/options.html'));
+  await statusPage.waitForSelector('body[data-ready="true"]');
   const feed = await ext.context.newPage();
   await feed.goto(`${server.origin}/bench.html`);
   const cdp = await ext.context.newCDPSession(feed);
@@ -138,8 +142,11 @@ try {
     while (status !== 'stopped' && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     const r = await feed.evaluate((p) => window.runFeedBench({ posts: [p], batch: 1, settle: 10000 }), positives[i + 1]);
     cold.push(r.marked[0]);
+    coldTimings.push((await statusPage.evaluate(() => chrome.runtime.sendMessage({ type: 'status' }))).timings);
   }
   results.coldStart = cold;
+  results.coldTimings = coldTimings;
+  await statusPage.close();
   await feed.close();
 
   // ---- feed: 2,000 posts, 20 at a time ----
@@ -218,6 +225,7 @@ const lines = [
   `| long tasks ≥ 50 ms during the feed, with the extension | ${feedR.longTasks.length}${feedR.longTasks.length ? ` (${feedR.longTasks.join(', ')} ms)` : ''} |`,
   `| long tasks ≥ 50 ms, same feed without the extension | ${results.bare.longTasks.length} |`,
   `| worker cold start → first verdict (stopped worker, one new post), median of 5 | ${f1(median(results.coldStart))} ms (${results.coldStart.map((x) => Math.round(x)).join(', ')}) |`,
+  `| of which: worker start → engine build begins / Wasm instantiate + storage / pack parse + compile (medians) | ${f1(median(results.coldTimings.map((x) => x?.workerStartToBuildMs)))} / ${f1(median(results.coldTimings.map((x) => x?.wasmAndStorageMs)))} / ${f1(median(results.coldTimings.map((x) => x?.compileMs)))} ms |`,
   `| Wasm module, optimised | ${(wasmRaw / 1024).toFixed(0)} KiB raw, ${(wasmGz / 1024).toFixed(0)} KiB gzipped |`,
   '',
 ];
