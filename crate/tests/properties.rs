@@ -7,6 +7,14 @@ use flagpost::verdict::{convert_offsets, utf16_unit};
 use flagpost::{parse_pack, shipped_packs, Engine, EngineOptions, PackFormat, Scratch};
 use proptest::prelude::*;
 
+/// Cases per property: the default here, or `PROPTEST_CASES` for long runs (`./build.sh fuzz`).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn engines() -> &'static [Engine] {
     static ENGINES: OnceLock<Vec<Engine>> = OnceLock::new();
     ENGINES.get_or_init(|| {
@@ -59,7 +67,7 @@ fn tricky_text() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 600, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(cases(600)))]
 
     #[test]
     fn every_span_is_a_valid_range_of_the_original(text in tricky_text()) {
@@ -181,7 +189,7 @@ fn obfuscate(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(cases(400)))]
 
     #[test]
     fn obfuscated_phrases_still_hit(

@@ -18,7 +18,8 @@ const USAGE: &str = "\
 flagpost — flag recruitment-style posts with rule packs
 
 USAGE:
-  flagpost scan [--pack FILE]... [--threads N] [--flagged-only]   < posts.jsonl > verdicts.jsonl
+  flagpost scan [--pack FILE]... [--threads N] [--flagged-only] [--explain]
+                                                    < posts.jsonl > verdicts.jsonl
   flagpost eval [--pack FILE]... --labelled FILE [--show] [--json]
                 [--min-precision X] [--min-recall X]
   flagpost test FILE...
@@ -26,7 +27,8 @@ USAGE:
   flagpost bench [--pack FILE]... [--runs N] POSTS.jsonl...
 
 Without --pack, the packs shipped in extension/packs/ are used.
-scan reads JSON Lines with `text` (and optional `id`) and writes one verdict per line, in order.
+scan reads JSON Lines with `text` (and optional `id`) and writes one verdict per line, in order;
+--explain prints the flagged posts with their reasons for people to read instead.
 eval reads JSON Lines with `text` and `label` (true/false or 1/0).
 Exit status: 0 all good, 1 a check failed, 2 bad usage or unreadable input.";
 
@@ -88,6 +90,7 @@ struct Options {
     show: bool,
     json: bool,
     flagged_only: bool,
+    explain: bool,
     scan_only: bool,
     min_precision: Option<f64>,
     min_recall: Option<f64>,
@@ -141,6 +144,7 @@ fn parse_options(args: &[String], allowed: &[&str]) -> Result<Options, Fatal> {
             "--show" => o.show = true,
             "--json" => o.json = true,
             "--flagged-only" => o.flagged_only = true,
+            "--explain" => o.explain = true,
             "--scan-only" => o.scan_only = true,
             _ if arg.starts_with('-') && arg != "-" => {
                 return Err(Fatal(format!("unknown option `{arg}`\n\n{USAGE}")))
@@ -191,7 +195,10 @@ fn compile(packs: &[RulePack]) -> Result<Engine, Fatal> {
 const BATCH_LINES: usize = 512;
 
 fn scan(args: &[String]) -> Outcome {
-    let o = parse_options(args, &["--pack", "--threads", "--flagged-only"])?;
+    let o = parse_options(
+        args,
+        &["--pack", "--threads", "--flagged-only", "--explain"],
+    )?;
     if !o.files.is_empty() {
         return Err(Fatal(format!(
             "scan reads posts from standard input, not `{}`",
@@ -214,7 +221,8 @@ fn scan(args: &[String]) -> Outcome {
     let mut workers = Vec::new();
     for _ in 0..threads {
         let (engine, job_rx, done_tx) = (engine.clone(), job_rx.clone(), done_tx.clone());
-        let flagged_only = o.flagged_only;
+        let flagged_only = o.flagged_only || o.explain;
+        let explain = o.explain;
         workers.push(std::thread::spawn(move || {
             let mut scratch = Scratch::default();
             loop {
@@ -228,7 +236,7 @@ fn scan(args: &[String]) -> Outcome {
                     if line.trim().is_empty() {
                         continue;
                     }
-                    match scan_line(&engine, &mut scratch, line, first_line + k) {
+                    match scan_line(&engine, &mut scratch, line, first_line + k, explain) {
                         Ok((verdict_line, flagged)) => {
                             if flagged || !flagged_only {
                                 out.push_str(&verdict_line);
@@ -350,14 +358,63 @@ fn scan_line(
     scratch: &mut Scratch,
     line: &str,
     line_no: usize,
+    explain: bool,
 ) -> Result<(String, bool), String> {
     let (id, text) = parse_post(line, line_no)?;
     let text = text.as_str().unwrap_or_default();
     let verdict = engine.scan(text, scratch);
+    if explain {
+        return Ok((
+            explanation(engine, &id, line_no, text, &verdict),
+            verdict.flagged,
+        ));
+    }
     Ok((
         verdict_json(engine, &id, text, &verdict).to_string(),
         verdict.flagged,
     ))
+}
+
+/// A flagged post for people to read: why it fired, rule by rule, with the matched words.
+fn explanation(
+    engine: &Engine,
+    id: &Value,
+    line_no: usize,
+    text: &str,
+    verdict: &Verdict,
+) -> String {
+    use std::fmt::Write as _;
+    let name = match id {
+        Value::Null => format!("line {line_no}"),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut out = format!(
+        "{name}: score {} — {}\n  \"{}\"\n",
+        round(verdict.score),
+        verdict.categories.join(", "),
+        shorten(text, 200)
+    );
+    for r in &verdict.rules {
+        let info = &engine.packs()[r.pack].rules[r.rule];
+        let words: Vec<String> = r
+            .spans
+            .iter()
+            .map(|s| format!("\"{}\"", shorten(&text[s.start..s.end], 60)))
+            .collect();
+        let _ = write!(
+            out,
+            "  - {} ({}, {}, weight {}): {}\n    matched {}\n",
+            r.id,
+            r.category,
+            r.severity.as_str(),
+            r.weight,
+            info.description,
+            words.join(", ")
+        );
+    }
+    out.pop();
+    out
 }
 
 fn round(x: f64) -> f64 {

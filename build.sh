@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Flagpost's one entry point.
+#
+#   ./build.sh            set up what is missing, build the command line and the extension, and
+#                         scan the bundled sample (samples/posts.jsonl), printing flagged posts
+#   ./build.sh setup      install what a fresh machine lacks (idempotent)
+#   ./build.sh build      build the command line (target/release/flagpost) and the extension
+#                         (extension/pkg/, dist/chrome/, dist/firefox/, dist/*.zip)
+#   ./build.sh test       every test: format, lints, the wasm32 build, Rust tests, the shipped
+#                         pack's examples and targets, and the browser end-to-end tests
+#   ./build.sh bench      native and in-browser benchmarks; figures go into BENCHMARKS.md
+#   ./build.sh fuzz       long property runs of the normaliser and engine (minutes)
+#   ./build.sh package    the store zips (same as build)
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+CORPUS=${FLAGPOST_CORPUS:-$ROOT/../shared/corpus}
+
+say() { printf '\n==> %s\n' "$*"; }
+
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock
+}
+
+setup() {
+  if ! rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; then
+    say "rustup target add wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  fi
+  local want have
+  want=$(wasm_bindgen_version)
+  have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
+  if [ "$have" != "$want" ]; then
+    say "cargo install wasm-bindgen-cli $want"
+    # --locked first; if a pinned dependency of the tool is no longer on the registry, let
+    # cargo pick compatible ones.
+    cargo install wasm-bindgen-cli --version "$want" --locked ||
+      cargo install wasm-bindgen-cli --version "$want"
+  fi
+  local missing=()
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v firefox-esr >/dev/null || missing+=(firefox-esr)
+  command -v zip >/dev/null || missing+=(zip)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "apt-get install ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}"
+  fi
+  if ! command -v geckodriver >/dev/null && [ ! -x "$HOME/.cargo/bin/geckodriver" ]; then
+    say "cargo install geckodriver"
+    cargo install geckodriver --locked || cargo install geckodriver
+  fi
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    say "npm ci"
+    npm ci --no-audit --no-fund
+  fi
+}
+
+build() {
+  say "cargo build --release (command line)"
+  cargo build --release --bin flagpost
+  say "extension"
+  bash scripts/build-extension.sh
+}
+
+main_job() {
+  setup
+  build
+  say "flagpost lint and test on the shipped packs"
+  target/release/flagpost lint extension/packs/*.toml
+  target/release/flagpost test extension/packs/*.toml | tail -1
+  say "flagpost scan --explain < samples/posts.jsonl"
+  target/release/flagpost scan --explain < samples/posts.jsonl
+  local total flagged
+  total=$(grep -c . samples/posts.jsonl)
+  flagged=$(target/release/flagpost scan --flagged-only < samples/posts.jsonl | grep -c . || true)
+  printf '\n%s of %s sample posts flagged. The extension is in dist/chrome/ and dist/firefox/ (see docs/USING.md).\n' \
+    "$flagged" "$total"
+}
+
+run_tests() {
+  setup
+  say "cargo fmt --check"
+  cargo fmt --all -- --check
+  say "cargo clippy -D warnings"
+  cargo clippy --all-targets --profile ci -- -D warnings
+  say "the engine builds for wasm32-unknown-unknown"
+  cargo build --lib --profile ci --target wasm32-unknown-unknown -p flagpost
+  say "cargo test"
+  cargo test --profile ci
+  say "shipped packs: lint, examples, labelled quotes"
+  cargo build --release --bin flagpost
+  local fp=target/release/flagpost
+  $fp lint extension/packs/*.toml
+  $fp test extension/packs/*.toml | tail -1
+  $fp eval --labelled crate/testdata/corpus/labelled-quotes.jsonl --min-precision 0.9 --min-recall 0.8 | head -3
+  if [ -d "$CORPUS" ] && ls "$CORPUS"/ira-tweets-*.jsonl.gz >/dev/null 2>&1; then
+    say "flag rate on the corpus tweets (at most 1 in 2,000)"
+    local total flagged
+    total=$(zcat "$CORPUS"/ira-tweets-*.jsonl.gz | grep -c .)
+    flagged=$(zcat "$CORPUS"/ira-tweets-*.jsonl.gz | $fp scan --flagged-only | grep -c . || true)
+    echo "$flagged of $total tweets flagged"
+    if [ $((flagged * 2000)) -gt "$total" ]; then
+      echo "flag rate above 1 in 2,000" >&2
+      exit 1
+    fi
+  else
+    echo "corpus tweets not found at $CORPUS; flag-rate check not run"
+  fi
+  say "browser end-to-end tests"
+  bash scripts/test-e2e.sh
+}
+
+bench() {
+  setup
+  cargo build --release --bin flagpost
+  local sample
+  sample=$(mktemp --suffix=.jsonl)
+  trap 'rm -f "$sample"' RETURN
+  zcat "$CORPUS"/ira-tweets-*.jsonl.gz > "$sample"
+  say "native: flagpost bench over the corpus tweets"
+  target/release/flagpost bench --runs 7 "$sample" | tee target/bench-native.txt
+  target/release/flagpost bench --runs 7 --json "$sample" > target/bench-native.json
+  say "extension: headless Chromium"
+  bash scripts/bench-extension.sh
+}
+
+fuzz() {
+  say "long property runs (PROPTEST_CASES=${PROPTEST_CASES:=50000})"
+  PROPTEST_CASES=$PROPTEST_CASES cargo test --profile ci --test properties -- --nocapture
+}
+
+case "${1:-}" in
+  "") main_job ;;
+  setup) setup ;;
+  build | package) setup; build ;;
+  test) run_tests ;;
+  bench) bench ;;
+  fuzz) fuzz ;;
+  *) echo "usage: ./build.sh [setup|build|test|bench|fuzz|package]" >&2; exit 2 ;;
+esac
