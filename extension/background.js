@@ -5,7 +5,7 @@
 // back on the next event; the engine is built lazily on the first batch that needs it.
 
 import { loadState, save, siteEnabled } from './lib/storage.js';
-import { loadWasm, compile, listPacks, activePacks, joinPosts, expandBatch } from './lib/engine.js';
+import { loadWasm, compileAll, shippedPacks, joinPosts, expandBatch } from './lib/engine.js';
 
 const api = globalThis.browser ?? globalThis.chrome;
 
@@ -35,14 +35,13 @@ function rebuild() {
     const t0 = performance.now();
     const [st] = await Promise.all([state(), loadWasm()]);
     const t1 = performance.now();
-    const packs = listPacks(st);
-    let built = compile(st, activePacks(st, packs));
+    let built = compileAll(st);
     timings ??= { workerStartToBuildMs: t0 - startedAt, wasmAndStorageMs: t1 - t0, compileMs: performance.now() - t1 };
     const errors = built.errors ?? null;
     if (errors) {
       const old = previous && (await previous.catch(() => null));
       if (old?.engine) return { ...old, errors };
-      built = compile(st, packs.filter((p) => p.shipped && p.id));
+      built = compileAll(st, shippedPacks());
       if (built.errors) return { engine: null, info: [], errors, generation };
     }
     generation += 1;

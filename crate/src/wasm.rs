@@ -87,8 +87,9 @@ fn parse_sources(packs: &str) -> Result<Vec<crate::RulePack>, PackErrors> {
     }
 }
 
-/// `{"disabledRules": [["pack", "rule"]], "shadowPacks": ["pack"], "threshold": null}`
-fn parse_options(options: &str) -> Result<EngineOptions, PackErrors> {
+/// `{"disabledRules": [["pack", "rule"]], "shadowPacks": ["pack"], "disabledPacks": ["pack"], "threshold": null}`
+/// Returns the engine options and the ids of packs to leave out.
+fn parse_options(options: &str) -> Result<(EngineOptions, Vec<String>), PackErrors> {
     let bad = |m: String| PackErrors(vec![PackError::new("options", m)]);
     let value: Value = if options.trim().is_empty() {
         Value::Null
@@ -115,6 +116,15 @@ fn parse_options(options: &str) -> Result<EngineOptions, PackErrors> {
             }
         }
     }
+    let mut disabled_packs = Vec::new();
+    if let Some(packs) = value.get("disabledPacks").and_then(Value::as_array) {
+        for p in packs {
+            match p.as_str() {
+                Some(p) => disabled_packs.push(p.to_string()),
+                None => return Err(bad("disabledPacks must be pack ids".into())),
+            }
+        }
+    }
     match value.get("threshold") {
         None | Some(Value::Null) => {}
         Some(t) => match t.as_f64() {
@@ -122,7 +132,7 @@ fn parse_options(options: &str) -> Result<EngineOptions, PackErrors> {
             _ => return Err(bad("threshold must be a positive number".into())),
         },
     }
-    Ok(out)
+    Ok((out, disabled_packs))
 }
 
 /// Appends one verdict as `[index, flagged, score, truncated, [[pack, rule, shadow, [s, e, …]], …]]`.
@@ -192,13 +202,20 @@ pub struct WasmEngine {
 
 #[wasm_bindgen]
 impl WasmEngine {
-    /// Compiles packs (`[{"name", "source"}]`) with options. On failure throws a JSON string:
+    /// Compiles packs (`[{"name", "source"}]`) with options. When two packs share an id the
+    /// later one is used (an imported pack replaces the shipped one); packs named in
+    /// `disabledPacks` are left out. Each pack is parsed once. On failure throws a JSON string:
     /// an array of `{origin, line, column, rule, message, display}`.
     #[wasm_bindgen(constructor)]
     pub fn new(packs: &str, options: &str) -> Result<WasmEngine, JsValue> {
         let fail = |e: PackErrors| JsValue::from_str(&errors_json(&e).to_string());
-        let parsed = parse_sources(packs).map_err(fail)?;
-        let options = parse_options(options).map_err(fail)?;
+        let (options, disabled_packs) = parse_options(options).map_err(fail)?;
+        let mut parsed = parse_sources(packs).map_err(fail)?;
+        let mut seen = std::collections::HashSet::new();
+        let mut keep: Vec<bool> = parsed.iter().rev().map(|p| seen.insert(p.id.clone())).collect();
+        keep.reverse();
+        let mut keep = keep.into_iter();
+        parsed.retain(|p| keep.next().unwrap_or(true) && !disabled_packs.contains(&p.id));
         let engine = Engine::compile(&parsed, &options).map_err(fail)?;
         Ok(WasmEngine {
             engine,

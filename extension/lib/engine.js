@@ -51,12 +51,35 @@ export function activePacks(state, all = listPacks(state)) {
   return all.filter((p) => p.id && !p.replaced && packStateOf(state, p.id).enabled);
 }
 
+// Every pack source, shipped first, without parsing any of them.
+export function allSources(state) {
+  return [...shippedPacks(), ...state.userPacks].map(({ name, source }) => ({ name, source }));
+}
+
+// Compiles packs in one pass inside the engine (each parsed once): switched-off packs are
+// left out by id and an imported pack replaces a shipped one with the same id.
+export function compileAll(state, sources = allSources(state)) {
+  const disabledRules = [];
+  const shadowPacks = [];
+  const disabledPacks = [];
+  for (const [id, st] of Object.entries(state.packState)) {
+    for (const r of st.disabledRules) disabledRules.push([id, r]);
+    if (st.shadow) shadowPacks.push(id);
+    if (!st.enabled) disabledPacks.push(id);
+  }
+  return build(sources, { disabledRules, shadowPacks, disabledPacks, threshold: state.settings.threshold });
+}
+
 // Compiles the given packs; returns { engine, info } or { errors } (with line and column).
 export function compile(state, packs = activePacks(state)) {
+  return build(packs, engineOptions(state, packs));
+}
+
+function build(packs, options) {
   try {
     const engine = new WasmEngine(
       JSON.stringify(packs.map(({ name, source }) => ({ name, source }))),
-      JSON.stringify(engineOptions(state, packs)),
+      JSON.stringify(options),
     );
     return { engine, info: JSON.parse(engine.info()) };
   } catch (e) {
