@@ -212,7 +212,11 @@ impl WasmEngine {
         let (options, disabled_packs) = parse_options(options).map_err(fail)?;
         let mut parsed = parse_sources(packs).map_err(fail)?;
         let mut seen = std::collections::HashSet::new();
-        let mut keep: Vec<bool> = parsed.iter().rev().map(|p| seen.insert(p.id.clone())).collect();
+        let mut keep: Vec<bool> = parsed
+            .iter()
+            .rev()
+            .map(|p| seen.insert(p.id.clone()))
+            .collect();
         keep.reverse();
         let mut keep = keep.into_iter();
         parsed.retain(|p| keep.next().unwrap_or(true) && !disabled_packs.contains(&p.id));
