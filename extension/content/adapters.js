@@ -115,7 +115,7 @@ const flagpostAdapters = (() => {
   // Containers (with their child signature) whose children look like a feed of posts.
   const feeds = new Map();
 
-  function findFeeds(root, limit = 4000) {
+  function findFeeds(root, limit = 15000) {
     const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT);
     let seen = 0;
     let el = walker.currentNode;

@@ -44,8 +44,10 @@ mark { background: #ffd54f; color: #1f1f1f; border-radius: 2px; padding: 0 2px; 
   const SEVERITY_ORDER = ['low', 'medium', 'high', 'critical'];
   const CATEGORY_NAMES = {
     travel_resistance: 'Call to travel and join an armed group',
+    mercenary: 'Mercenary recruitment',
     mercenary_ad: 'Mercenary recruitment',
     sabotage_for_pay: 'Sabotage for pay',
+    foreign_fighter: 'Call to travel and fight abroad',
     jihadist_hijrah: 'Call to make hijrah',
     state_recruitment: 'Military recruitment',
     concealment: 'Concealment advice',

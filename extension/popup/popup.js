@@ -8,10 +8,13 @@ const $ = (id) => document.getElementById(id);
 
 const CATEGORY_NAMES = {
   travel_resistance: 'Call to travel and join an armed group',
+  mercenary: 'Mercenary recruitment',
   mercenary_ad: 'Mercenary recruitment',
   sabotage_for_pay: 'Sabotage for pay',
+  foreign_fighter: 'Call to travel and fight abroad',
   jihadist_hijrah: 'Call to make hijrah',
   state_recruitment: 'Military recruitment',
+  concealment: 'Concealment advice',
 };
 const categoryName = (c) => CATEGORY_NAMES[c] ?? (c.charAt(0).toUpperCase() + c.slice(1)).replace(/_/g, ' ');
 
