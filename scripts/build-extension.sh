@@ -20,11 +20,14 @@ if [ "$have" != "$want" ]; then
   exit 1
 fi
 
-say "cargo build (wasm32-unknown-unknown)"
+# A `[profile.wasm]` in Cargo.toml (size-tuned) is used when present, else release.
+profile=release
+grep -q '^\[profile\.wasm\]' Cargo.toml && profile=wasm
+say "cargo build --profile $profile (wasm32-unknown-unknown)"
 # SIMD128 (all supported browsers have it) speeds up the byte searches inside the engine.
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:--C target-feature=+simd128}"
-cargo build --release --target wasm32-unknown-unknown -p flagpost --lib
-WASM_IN=target/wasm32-unknown-unknown/release/flagpost.wasm
+cargo build --profile "$profile" --target wasm32-unknown-unknown -p flagpost --lib
+WASM_IN=target/wasm32-unknown-unknown/$profile/flagpost.wasm
 
 say "wasm-bindgen $have"
 rm -rf extension/pkg
