@@ -62,6 +62,9 @@ pub struct RuleInfo {
     pub enabled: bool,
 }
 
+/// Above this many distinct phrases the automaton is a contiguous NFA rather than a DFA.
+const DFA_PATTERN_LIMIT: usize = 2_500;
+
 /// A match in normalised text: byte range.
 type Hit = (u32, u32);
 
@@ -516,7 +519,12 @@ impl Engine {
         let mut set_sources = Vec::new();
         let mut set_regexes = Vec::new();
         for (n, source) in b.regex_sources.clone().iter().enumerate() {
-            let hir = check_regex(source).map_err(|m| PackError::new(origin, m))?;
+            // Sizes were checked when the pack was parsed; here the syntax tree is enough.
+            let hir = regex_syntax::ParserBuilder::new()
+                .nest_limit(64)
+                .build()
+                .parse(source)
+                .map_err(|e| PackError::new(origin, format!("regex does not compile: {e}")))?;
             let relaxed = relax(&hir);
             match literal_prefixes(&relaxed) {
                 Some(prefixes) => {
@@ -565,7 +573,13 @@ impl Engine {
             Some(
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
+                    // A full DFA scans fastest; past a few thousand patterns its build time
+                    // outweighs that, and the contiguous NFA is chosen instead.
+                    .kind(Some(if b.patterns.len() <= DFA_PATTERN_LIMIT {
+                        AhoCorasickKind::DFA
+                    } else {
+                        AhoCorasickKind::ContiguousNFA
+                    }))
                     .build(&b.patterns)
                     .map_err(|e| PackError::new(origin, format!("phrases do not compile: {e}")))?,
             )
