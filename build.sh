@@ -120,8 +120,12 @@ bench() {
   trap 'rm -f "$sample"' RETURN
   zcat "$CORPUS"/ira-tweets-*.jsonl.gz > "$sample"
   say "native: flagpost bench over the corpus tweets"
-  target/release/flagpost bench --runs 7 "$sample" | tee target/bench-native.txt
   target/release/flagpost bench --runs 7 --json "$sample" > target/bench-native.json
+  local stream_kib=""
+  if [ -x /usr/bin/time ]; then
+    stream_kib=$({ /usr/bin/time -f %M target/release/flagpost scan < "$sample" > /dev/null; } 2>&1 | tail -1)
+  fi
+  node scripts/write-native-bench.mjs target/bench-native.json BENCHMARKS.md "$stream_kib"
   say "extension: headless Chromium"
   bash scripts/bench-extension.sh
 }
