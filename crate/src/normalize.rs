@@ -370,10 +370,34 @@ pub fn normalize_into(original: &str, n: &mut Normalized) {
             // Two-byte characters (Latin supplements, Greek, Cyrillic) straight from the table.
             let cp = ((b as usize & 0x1F) << 6) | (bytes[i + 1] as usize & 0x3F);
             let f = table.low[cp];
-            if f.class.is_word() && f.len as usize <= 2 {
+            if f.class.is_word() && f.len == 2 {
+                // A run of two-byte letters of one class folding to two bytes each: the
+                // offsets advance together, so one mark covers the whole run.
+                let class = f.class;
+                w.word_run(class, 0);
+                w.mark(i);
+                let mut n = 0;
+                loop {
+                    let g = table.low
+                        [((bytes[i] as usize & 0x1F) << 6) | (bytes[i + 1] as usize & 0x3F)];
+                    if g.class != class || g.len != 2 {
+                        break;
+                    }
+                    w.out.push(g.bytes[0]);
+                    w.out.push(g.bytes[1]);
+                    n += 1;
+                    i += 2;
+                    if i + 1 >= bytes.len() || !(0xC2..=0xDF).contains(&bytes[i]) {
+                        break;
+                    }
+                }
+                w.word_run(class, n);
+                continue;
+            }
+            if f.class.is_word() && f.len == 1 {
                 w.word_run(f.class, 1);
                 w.mark(i);
-                w.out.extend_from_slice(&f.bytes[..f.len as usize]);
+                w.out.push(f.bytes[0]);
                 i += 2;
                 continue;
             }
@@ -567,11 +591,40 @@ impl Writer<'_> {
         }
     }
 
+    #[inline]
     fn end_word(&mut self) {
         if !self.word.active {
             return;
         }
         self.word.active = false;
+        let w = &self.word;
+        // The common word: several letters of one script, no digits or symbols, in the same
+        // script as the word before it. Nothing to repair, no run to extend.
+        if w.chars > 1 && w.digits == 0 && w.swappable == 0 && (w.latin == 0 || w.cyrillic == 0) {
+            let script = if w.latin > 0 {
+                Script::Latin
+            } else if w.cyrillic > 0 {
+                Script::Cyrillic
+            } else {
+                Script::Unknown
+            };
+            if script == self.last_script
+                || script == Script::Unknown
+                || self.last_script == Script::Unknown
+            {
+                if script != Script::Unknown {
+                    self.last_script = script;
+                }
+                if self.run.active {
+                    self.finish_run();
+                }
+                return;
+            }
+        }
+        self.end_word_slow();
+    }
+
+    fn end_word_slow(&mut self) {
         let w = &self.word;
         let letters = w.latin + w.cyrillic + w.other_letters;
         let start = w.start;

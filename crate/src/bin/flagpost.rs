@@ -832,6 +832,14 @@ fn lint(args: &[String]) -> Outcome {
 
 // ---- bench ----
 
+fn median_or_nan(xs: Vec<f64>) -> Value {
+    if xs.is_empty() {
+        Value::Null
+    } else {
+        json!(round(median(xs)))
+    }
+}
+
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
@@ -921,6 +929,7 @@ fn bench(args: &[String]) -> Outcome {
         drop(engine);
     }
     let generated = generated_pack(3000, 300);
+    let compile_runs = if o.scan_only { 0 } else { compile_runs };
     let mut generated_parse_ms = Vec::new();
     let mut generated_compile_ms = Vec::new();
     for _ in 0..compile_runs {
@@ -976,8 +985,8 @@ fn bench(args: &[String]) -> Outcome {
         "single_thread_mb_s": round(median(single)),
         "all_threads_mb_s": round(median(multi)),
         "compile_shipped_ms": round(median(compile_ms)),
-        "parse_generated_ms": round(median(generated_parse_ms)),
-        "compile_generated_ms": round(median(generated_compile_ms)),
+        "parse_generated_ms": median_or_nan(generated_parse_ms),
+        "compile_generated_ms": median_or_nan(generated_compile_ms),
         "peak_memory_kib": peak_memory_kib(),
     });
     if o.json {
