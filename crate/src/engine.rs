@@ -104,14 +104,16 @@ struct CompiledRule {
 
 /// Leaves of which at least one must have matched for `node` to be true, if such a set is
 /// known. Lets a scan skip, with a few lookups, every rule whose words are absent.
-fn necessary_leaves(node: &Node, signals: &[Node]) -> Option<Vec<u32>> {
+/// Number-range leaves are avoided when another part would do, so that ranges need only be
+/// looked for in posts where the rest of a rule already matched.
+fn necessary_leaves(node: &Node, signals: &[Node], is_range: &[bool]) -> Option<Vec<u32>> {
     match node {
         Node::Leaf(leaf) => Some(vec![*leaf]),
-        Node::Signal(i) => necessary_leaves(&signals[*i as usize], signals),
+        Node::Signal(i) => necessary_leaves(&signals[*i as usize], signals, is_range),
         Node::Any(parts) | Node::AtLeast(_, parts) => {
             let mut all = Vec::new();
             for p in parts {
-                all.extend(necessary_leaves(p, signals)?);
+                all.extend(necessary_leaves(p, signals, is_range)?);
             }
             all.sort_unstable();
             all.dedup();
@@ -119,8 +121,8 @@ fn necessary_leaves(node: &Node, signals: &[Node]) -> Option<Vec<u32>> {
         }
         Node::All(parts) | Node::Near(_, parts) => parts
             .iter()
-            .filter_map(|p| necessary_leaves(p, signals))
-            .min_by_key(Vec::len),
+            .filter_map(|p| necessary_leaves(p, signals, is_range))
+            .min_by_key(|leaves| (leaves.iter().any(|&l| is_range[l as usize]), leaves.len())),
         Node::None(_) => None,
     }
 }
@@ -140,6 +142,8 @@ pub struct Engine {
     /// Exact regexes, compiled on first need, with their leaves.
     regexes: Vec<(String, OnceLock<Option<Regex>>, u32)>,
     ranges: Vec<(u32, NumberRange)>,
+    is_range: Vec<bool>,
+    eager_ranges: bool,
     leaf_count: usize,
     signals: Vec<Node>,
     rules: Vec<CompiledRule>,
@@ -154,6 +158,8 @@ pub struct Scratch {
     range_matches: Vec<RangeMatch>,
     word_starts: Vec<u32>,
     words_ready: bool,
+    /// Number ranges have been looked for in this post.
+    ranges_done: bool,
     /// Per signal: 0 not yet known, 1 false, 2 true.
     signal_truth: Vec<u8>,
     /// Regexes whose literal prefix occurred in this post.
@@ -172,6 +178,7 @@ impl Scratch {
         }
         self.touched.clear();
         self.words_ready = false;
+        self.ranges_done = false;
         self.signal_truth.clear();
         self.signal_truth.resize(signals, 0);
         for &c in &self.candidates {
@@ -511,9 +518,19 @@ impl Engine {
             .into());
         }
 
-        for rule in &mut rules {
-            rule.needs = necessary_leaves(&rule.node, &signals).unwrap_or_default();
+        let mut is_range = vec![false; b.leaf_count as usize];
+        for &(leaf, _) in &b.ranges {
+            is_range[leaf as usize] = true;
         }
+        for rule in &mut rules {
+            rule.needs = necessary_leaves(&rule.node, &signals, &is_range).unwrap_or_default();
+        }
+        // Ranges are found up front only when some rule may fire on a range alone (or has no
+        // known necessary leaves); otherwise only when a rule asks for them.
+        let eager_ranges = !b.ranges.is_empty()
+            && rules
+                .iter()
+                .any(|r| r.needs.is_empty() || r.needs.iter().any(|&l| is_range[l as usize]));
         // Regexes with a literal prefix are triggered from the phrase automaton; the rest
         // share one regex set.
         let mut set_sources = Vec::new();
@@ -600,6 +617,8 @@ impl Engine {
             set_regexes,
             regexes,
             ranges: b.ranges,
+            is_range,
+            eager_ranges,
             leaf_count: b.leaf_count as usize,
             signals,
             rules,
@@ -702,15 +721,20 @@ impl Engine {
             }
             s.norm.text = hay;
         }
-        if !self.ranges.is_empty() {
-            s.range_matches.clear();
-            find_ranges(&s.norm.text, &mut s.range_matches);
-            for k in 0..s.range_matches.len() {
-                let m = s.range_matches[k];
-                for &(leaf, range) in &self.ranges {
-                    if range.accepts(m.low, m.high) {
-                        s.push_hit(leaf, (m.start as u32, m.end as u32));
-                    }
+        if self.eager_ranges {
+            self.find_ranges(s);
+        }
+    }
+
+    fn find_ranges(&self, s: &mut Scratch) {
+        s.ranges_done = true;
+        s.range_matches.clear();
+        find_ranges(&s.norm.text, &mut s.range_matches);
+        for k in 0..s.range_matches.len() {
+            let m = s.range_matches[k];
+            for &(leaf, range) in &self.ranges {
+                if range.accepts(m.low, m.high) {
+                    s.push_hit(leaf, (m.start as u32, m.end as u32));
                 }
             }
         }
@@ -791,7 +815,12 @@ impl Engine {
     /// Is the node true for this post? Allocates only for `near`.
     fn truth(&self, node: &Node, s: &mut Scratch) -> bool {
         match node {
-            Node::Leaf(leaf) => !s.leaf_hits[*leaf as usize].is_empty(),
+            Node::Leaf(leaf) => {
+                if !s.ranges_done && self.is_range[*leaf as usize] {
+                    self.find_ranges(s);
+                }
+                !s.leaf_hits[*leaf as usize].is_empty()
+            }
             Node::Signal(i) => {
                 let i = *i as usize;
                 if s.signal_truth[i] == 0 {
