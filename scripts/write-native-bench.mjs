@@ -12,7 +12,9 @@ const section = `## Engine (native)
 
 Measured by \`./build.sh bench\` (\`flagpost bench --runs ${r.runs}\`) on ${date}, ${os.cpus().length} cores (${cpu}),
 shipped pack, over all corpus tweets: ${r.posts.toLocaleString('en')} posts, ${r.megabytes} MB of UTF-8 text
-(English, Russian and \`uk\`-tagged). Medians of ${r.runs} passes, all figures from one run; the machine is shared.
+(English, Russian and \`uk\`-tagged). Medians of ${r.runs} passes, all figures from one run. The machine is shared
+and runs vary by up to 2× from one to the next; ratios are only quoted between figures of one run
+(the extension section below measures native beside Wasm in its own run).
 
 | measure | value | target |
 | --- | ---: | --- |

@@ -42,22 +42,7 @@ mark { background: #ffd54f; color: #1f1f1f; border-radius: 2px; padding: 0 2px; 
   }
 
   const SEVERITY_ORDER = ['low', 'medium', 'high', 'critical'];
-  const CATEGORY_NAMES = {
-    travel_resistance: 'Call to travel and join an armed group',
-    mercenary: 'Mercenary recruitment',
-    mercenary_ad: 'Mercenary recruitment',
-    sabotage_for_pay: 'Sabotage for pay',
-    foreign_fighter: 'Call to travel and fight abroad',
-    jihadist_hijrah: 'Call to make hijrah',
-    state_recruitment: 'Military recruitment',
-    concealment: 'Concealment advice',
-  };
-
-  function categoryName(category) {
-    if (CATEGORY_NAMES[category]) return CATEGORY_NAMES[category];
-    const words = String(category).replace(/_/g, ' ');
-    return words.charAt(0).toUpperCase() + words.slice(1);
-  }
+  const categoryName = flagpostCategoryName;
 
   function el(tag, props = {}, children = []) {
     const node = document.createElement(tag);

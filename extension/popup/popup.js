@@ -6,17 +6,7 @@ import { evidenceJson, evidenceCsv, labelledJsonl, markKey, download } from '../
 const api = globalThis.browser ?? globalThis.chrome;
 const $ = (id) => document.getElementById(id);
 
-const CATEGORY_NAMES = {
-  travel_resistance: 'Call to travel and join an armed group',
-  mercenary: 'Mercenary recruitment',
-  mercenary_ad: 'Mercenary recruitment',
-  sabotage_for_pay: 'Sabotage for pay',
-  foreign_fighter: 'Call to travel and fight abroad',
-  jihadist_hijrah: 'Call to make hijrah',
-  state_recruitment: 'Military recruitment',
-  concealment: 'Concealment advice',
-};
-const categoryName = (c) => CATEGORY_NAMES[c] ?? (c.charAt(0).toUpperCase() + c.slice(1)).replace(/_/g, ' ');
+const categoryName = globalThis.flagpostCategoryName;
 
 let tab = null;
 let page = { url: '', title: '', posts: [] };
