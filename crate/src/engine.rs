@@ -267,7 +267,7 @@ fn build_regex(source: &str) -> Option<Regex> {
 
 /// Literals that every match of `hir` starts with, when there are few and long enough to be
 /// a useful trigger.
-fn literal_prefixes(hir: &Hir) -> Option<Vec<String>> {
+pub(crate) fn literal_prefixes(hir: &Hir) -> Option<Vec<String>> {
     let mut extractor = Extractor::new();
     extractor
         .kind(ExtractKind::Prefix)
@@ -297,7 +297,7 @@ fn literal_prefixes(hir: &Hir) -> Option<Vec<String>> {
 /// matches, but without Unicode word boundaries (which stop the lazy DFA on non-ASCII text)
 /// and with large Unicode classes widened to "this ASCII part, or any non-ASCII character"
 /// (which keeps the automaton small). Posts it matches are confirmed with the exact regex.
-fn relax(h: &Hir) -> Hir {
+pub(crate) fn relax(h: &Hir) -> Hir {
     match h.kind() {
         HirKind::Look(
             Look::WordUnicode
@@ -550,9 +550,6 @@ impl Engine {
                     }
                 }
                 None => {
-                    if std::env::var_os("FLAGPOST_DEBUG_REGEX").is_some() {
-                        eprintln!("regex set: {source}");
-                    }
                     set_sources.push(relaxed.to_string());
                     set_regexes.push(n as u32);
                 }

@@ -257,6 +257,7 @@ pub fn parse_pack(source: &str, format: PackFormat, origin: &str) -> Result<Rule
         origin,
         errors: Vec::new(),
         id_offsets: id_offsets(source, format),
+        warnings: Vec::new(),
     }
     .validate(raw)
 }
@@ -290,6 +291,7 @@ fn id_offsets(source: &str, format: PackFormat) -> HashMap<String, Vec<usize>> {
 
 struct Validator<'a> {
     id_offsets: HashMap<String, Vec<usize>>,
+    warnings: Vec<PackError>,
     source: &'a str,
     format: PackFormat,
     origin: &'a str,
@@ -447,6 +449,7 @@ impl Validator<'_> {
         if !self.errors.is_empty() {
             return Err(PackErrors(self.errors));
         }
+        warnings.append(&mut self.warnings);
         let pack = RulePack {
             origin: self.origin.to_string(),
             id: raw.id,
@@ -720,6 +723,8 @@ impl Validator<'_> {
         }
         match crate::engine::check_regex(&source) {
             Ok(hir) => {
+                let runs_everywhere =
+                    crate::engine::literal_prefixes(&crate::engine::relax(&hir)).is_none();
                 if hir.properties().minimum_len() == Some(0) {
                     let position = position();
                     self.error(
@@ -730,6 +735,21 @@ impl Validator<'_> {
                         ),
                     );
                     return None;
+                }
+                if runs_everywhere {
+                    let position = position();
+                    let mut w = PackError::new(
+                        self.origin,
+                        format!(
+                            "regex `{source}` has no literal start, so it runs on every post; \
+                             starting it with words makes it cheaper"
+                        ),
+                    )
+                    .at(position);
+                    if !owner.label.is_empty() {
+                        w = w.in_rule(&owner.label);
+                    }
+                    self.warnings.push(w);
                 }
                 Some(source)
             }

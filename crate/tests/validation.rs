@@ -519,3 +519,20 @@ fn hostile_input_never_panics() {
         assert!(parse_pack(source, PackFormat::Json, "x.json").is_err());
     }
 }
+
+#[test]
+fn regex_without_a_literal_start_is_a_warning() {
+    let source = format!("{HEADER}{}", rule("r", r#"{ regex = '\d+ руб' }"#));
+    let pack = parse_pack(&source, PackFormat::Toml, "pack.toml").unwrap();
+    let w = pack
+        .warnings
+        .iter()
+        .find(|w| w.message.contains("runs on every post"))
+        .expect("a warning");
+    assert_eq!((w.line, w.rule.as_deref()), (Some(12), Some("r")));
+    let source = format!("{HEADER}{}", rule("r", r#"{ regex = 'руб\w* \d+' }"#));
+    assert!(parse_pack(&source, PackFormat::Toml, "pack.toml")
+        .unwrap()
+        .warnings
+        .is_empty());
+}
