@@ -1,7 +1,104 @@
-// Embeds the packs shipped in extension/packs/ so the command line works from any directory.
-use std::{env, fs, path::Path};
+// Embeds the packs shipped in extension/packs/ so the command line works from any directory,
+// and precomputes the Unicode folds the normaliser needs, so the engine carries a small table
+// instead of the full decomposition data.
+use std::{env, fmt::Write as _, fs, path::Path};
+
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
+
+#[allow(dead_code)]
+mod rules {
+    include!("src/fold_rules.rs");
+}
+use rules::{is_invisible, special_fold};
+
+/// The full fold: compatibility decomposition, marks dropped, lower case, special folds.
+fn full_fold(c: char) -> String {
+    let mut out = String::new();
+    for d in std::iter::once(c).nfkd() {
+        if is_combining_mark(d) || is_invisible(d) {
+            continue;
+        }
+        if let Some(s) = special_fold(d) {
+            out.push_str(s);
+            continue;
+        }
+        for l in d.to_lowercase() {
+            if is_combining_mark(l) {
+                continue;
+            }
+            match special_fold(l) {
+                Some(s) => out.push_str(s),
+                None => out.push(l),
+            }
+        }
+    }
+    out
+}
+
+/// What the normaliser does without a table entry (see `simple_fold` there).
+fn simple_fold(c: char) -> String {
+    let mut out = String::new();
+    for l in c.to_lowercase() {
+        match special_fold(l) {
+            Some(s) => out.push_str(s),
+            None => out.push(l),
+        }
+    }
+    out
+}
+
+fn write_folds(out_dir: &Path) {
+    let mut chars = Vec::new();
+    let mut spans = Vec::new();
+    let mut pool = String::new();
+    let ranges = [0x80u32..0x3_2400, 0xE_0000..0xE_1000];
+    for cp in ranges.into_iter().flatten() {
+        let Some(c) = char::from_u32(cp) else {
+            continue;
+        };
+        // Hangul syllables decompose into jamo, which no pack matches on: leave them whole.
+        if is_invisible(c)
+            || c.is_whitespace()
+            || special_fold(c).is_some()
+            || (0xAC00..=0xD7A3).contains(&cp)
+        {
+            continue;
+        }
+        let full = full_fold(c);
+        if full != simple_fold(c) {
+            let offset = match pool.find(&full) {
+                Some(at) if !full.is_empty() => at,
+                _ => {
+                    pool.push_str(&full);
+                    pool.len() - full.len()
+                }
+            };
+            chars.push(cp);
+            spans.push(((offset as u32) << 8) | full.len() as u32);
+        }
+    }
+    let mut code = String::new();
+    let _ = writeln!(
+        code,
+        "pub static CHARS: [u32; {}] = {:?};",
+        chars.len(),
+        chars
+    );
+    let _ = writeln!(code, "/// `offset << 8 | length` of each fold in `POOL`.");
+    let _ = writeln!(
+        code,
+        "pub static SPANS: [u32; {}] = {:?};",
+        spans.len(),
+        spans
+    );
+    let _ = writeln!(code, "pub static POOL: &str = {:?};", pool);
+    fs::write(out_dir.join("folds.rs"), code).unwrap();
+}
 
 fn main() {
+    println!("cargo:rerun-if-changed=src/fold_rules.rs");
+    write_folds(Path::new(&env::var("OUT_DIR").unwrap()));
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../extension/packs");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<_> = fs::read_dir(&dir)

@@ -14,9 +14,6 @@
 
 use std::sync::OnceLock;
 
-use unicode_normalization::char::is_combining_mark;
-use unicode_normalization::UnicodeNormalization;
-
 /// What a folded character is, for word building.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Class {
@@ -100,35 +97,23 @@ fn table() -> &'static FoldTable {
     })
 }
 
-/// Characters that carry nothing visible and are dropped.
-fn is_invisible(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
-        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
-        | '\u{FEFF}' | '\u{FFA0}' | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}'
-        | '\u{E0000}'..='\u{E0FFF}')
+// The fold rules are shared with build.rs, which precomputes the Unicode decompositions.
+include!("fold_rules.rs");
+
+/// Folds the build script precomputed: every character whose fold differs from
+/// [`simple_fold`], as sorted code points and `offset << 8 | length` into a pool.
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/folds.rs"));
 }
 
-/// Folds that compatibility decomposition and lower-casing do not do.
-fn special_fold(c: char) -> Option<&'static str> {
-    Some(match c {
-        '\u{2010}'..='\u{2015}'
-        | '\u{2212}'
-        | '\u{FE58}'
-        | '\u{FE63}'
-        | '\u{FF0D}'
-        | '\u{2E3A}'
-        | '\u{2E3B}' => "-",
-        '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' | '\u{02BC}' | '\u{2032}' | '`' => "'",
-        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' | '\u{00AB}' | '\u{00BB}'
-        | '\u{2033}' => "\"",
-        'ß' | 'ẞ' => "ss",
-        'ς' => "σ",
-        'ı' => "i",
-        'ё' | 'Ё' => "е",
-        _ => return None,
-    })
+/// The fold of a character not in the precomputed table.
+fn simple_fold(c: char, out: &mut String) {
+    for l in c.to_lowercase() {
+        match special_fold(l) {
+            Some(s) => out.push_str(s),
+            None => out.push(l),
+        }
+    }
 }
 
 fn class_of(c: char) -> Class {
@@ -159,23 +144,13 @@ fn fold_char_slow(c: char, out: &mut String) -> Class {
     } else if c.is_ascii() {
         out.push(c.to_ascii_lowercase());
     } else {
-        for d in std::iter::once(c).nfkd() {
-            if is_combining_mark(d) || is_invisible(d) {
-                continue;
+        match generated::CHARS.binary_search(&(c as u32)) {
+            Ok(k) => {
+                let span = generated::SPANS[k] as usize;
+                let (offset, len) = (span >> 8, span & 0xFF);
+                out.push_str(&generated::POOL[offset..offset + len]);
             }
-            if let Some(s) = special_fold(d) {
-                out.push_str(s);
-                continue;
-            }
-            for l in d.to_lowercase() {
-                if is_combining_mark(l) {
-                    continue;
-                }
-                match special_fold(l) {
-                    Some(s) => out.push_str(s),
-                    None => out.push(l),
-                }
-            }
+            Err(_) => simple_fold(c, out),
         }
     }
     let folded = &out[start..];
