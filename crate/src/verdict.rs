@@ -40,6 +40,21 @@ pub struct Verdict {
     pub truncated: bool,
 }
 
+impl Verdict {
+    /// Every span's start and end, rule by rule and span by span, in the unit `unit` counts
+    /// (see [`char_unit`], [`utf16_unit`]); written into `out`, which is cleared first.
+    pub fn span_offsets(&self, text: &str, unit: fn(char) -> usize, out: &mut Vec<usize>) {
+        out.clear();
+        for rule in &self.rules {
+            for span in &rule.spans {
+                out.push(span.start);
+                out.push(span.end);
+            }
+        }
+        convert_offsets(text, out, unit);
+    }
+}
+
 /// Converts sorted-or-not byte offsets of `text` into another unit in one pass.
 ///
 /// `unit` gives the width of a char in the target unit: 1 for Unicode scalar values,

@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
-use crate::verdict::{convert_offsets, utf16_unit};
+use crate::verdict::utf16_unit;
 use crate::{
     parse_pack, run_examples, Engine, EngineOptions, PackError, PackErrors, PackFormat, PackInfo,
     Scratch, Verdict,
@@ -144,14 +144,7 @@ fn push_compact(
     offsets: &mut Vec<usize>,
 ) {
     use std::fmt::Write;
-    offsets.clear();
-    for hit in &verdict.rules {
-        for span in &hit.spans {
-            offsets.push(span.start);
-            offsets.push(span.end);
-        }
-    }
-    convert_offsets(text, offsets, utf16_unit);
+    verdict.span_offsets(text, utf16_unit, offsets);
     let _ = write!(
         out,
         "[{},{},{},{},[",
@@ -261,12 +254,8 @@ impl WasmEngine {
 }
 
 fn verdict_json(packs: &[PackInfo], text: &str, verdict: &Verdict) -> Value {
-    let mut offsets: Vec<usize> = verdict
-        .rules
-        .iter()
-        .flat_map(|h| h.spans.iter().flat_map(|s| [s.start, s.end]))
-        .collect();
-    convert_offsets(text, &mut offsets, utf16_unit);
+    let mut offsets = Vec::new();
+    verdict.span_offsets(text, utf16_unit, &mut offsets);
     let mut k = 0;
     let rules: Vec<Value> = verdict
         .rules

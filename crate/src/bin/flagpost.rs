@@ -7,7 +7,7 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use flagpost::verdict::{char_unit, convert_offsets};
+use flagpost::verdict::char_unit;
 use flagpost::{
     parse_pack, run_examples, shipped_packs, Engine, EngineOptions, PackFormat, RulePack, Scratch,
     Verdict,
@@ -423,12 +423,8 @@ fn round(x: f64) -> f64 {
 
 /// The verdict line of the command-line contract, with spans in characters.
 fn verdict_json(engine: &Engine, id: &Value, text: &str, verdict: &Verdict) -> Value {
-    let mut offsets: Vec<usize> = verdict
-        .rules
-        .iter()
-        .flat_map(|r| r.spans.iter().flat_map(|s| [s.start, s.end]))
-        .collect();
-    convert_offsets(text, &mut offsets, char_unit);
+    let mut offsets = Vec::new();
+    verdict.span_offsets(text, char_unit, &mut offsets);
     let mut k = 0;
     let mut hits = Vec::new();
     let mut rules = Vec::new();
