@@ -87,7 +87,7 @@ export async function markers(page, { timeout = 10000, selector = '[data-expect]
     const posts = document.querySelectorAll(sel);
     return posts.length > 0 && [...posts].every((p) => p.dataset.flagpost);
   }, selector, { timeout });
-  return page.$$eval(selector, (posts) => posts.map((p) => ({
+  return page.locator(selector).evaluateAll((posts) => posts.map((p) => ({
     id: p.id || p.dataset.postId || p.dataset.mid || p.dataset.source,
     expect: p.dataset.expect,
     initially: p.dataset.expectInitially,

@@ -73,15 +73,15 @@ test('VK feed: markers land on exactly the expected posts and comments; "show mo
 
 test('X timeline: markers, appended tweets, an edited tweet, warning before the content, page text untouched', async () => {
   const page = await open('x.html');
-  const before = await page.$$eval('[data-testid="tweetText"]', (els) => els.map((e) => e.innerHTML));
+  const before = await page.locator('[data-testid="tweetText"]').evaluateAll((els) => els.map((e) => e.innerHTML));
   assertMarkers(await markers(page));
   // The warning sits just before the post's content and the page's own nodes are unchanged.
-  const placement = await page.$eval('article[data-flagpost="flagged"]', (a) => ({
+  const placement = await page.locator('article[data-flagpost="flagged"]').first().evaluate((a) => ({
     prev: a.querySelector('[data-testid="tweetText"]').previousElementSibling?.localName,
     shadow: !!a.querySelector('flagpost-warning').shadowRoot,
   }));
   assert.deepEqual(placement, { prev: 'flagpost-warning', shadow: true });
-  assert.deepEqual(await page.$$eval('[data-testid="tweetText"]', (els) => els.map((e) => e.innerHTML)), before);
+  assert.deepEqual(await page.locator('[data-testid="tweetText"]').evaluateAll((els) => els.map((e) => e.innerHTML)), before);
   // Matched words are drawn with the Custom Highlight API.
   assert.ok(await page.evaluate(() => CSS.highlights.get('flagpost-match')?.size > 0), 'highlight registered with ranges');
 
@@ -100,7 +100,7 @@ test('X timeline: markers, appended tweets, an edited tweet, warning before the 
   assert.equal(await page.getAttribute('#edited', 'data-flagpost-rules'), 'age-range-travel');
   // Rescans never warn twice on one post.
   await page.waitForTimeout(300);
-  const counts = await page.$$eval('article', (as) => as.map((a) => a.querySelectorAll('flagpost-warning').length));
+  const counts = await page.locator('article').evaluateAll((as) => as.map((a) => a.querySelectorAll('flagpost-warning').length));
   assert.ok(counts.every((n) => n <= 1), `warnings per post: ${counts}`);
   await page.close();
 });
@@ -108,7 +108,7 @@ test('X timeline: markers, appended tweets, an edited tweet, warning before the 
 test('Telegram Web: markers on messages; the warning matches the dark page', async () => {
   const page = await open('telegram.html');
   assertMarkers(await markers(page));
-  assert.equal(await page.$eval('flagpost-warning', (w) => w.dataset.theme), 'dark');
+  assert.equal(await page.locator('flagpost-warning').first().evaluate((w) => w.dataset.theme), 'dark');
   await page.close();
 });
 
@@ -122,7 +122,7 @@ test('Forum, Reddit, Facebook and unknown feed pages are read from their structu
   // matching phrases flag nothing.
   const forum = await open('forum.html');
   await markers(forum);
-  assert.equal(await forum.$$eval('nav [data-flagpost], header [data-flagpost]', (e) => e.length), 0);
+  assert.equal(await forum.locator('nav [data-flagpost], header [data-flagpost]').evaluateAll((e) => e.length), 0);
   assert.equal(await forum.getAttribute('#p1', 'data-flagpost'), 'clean');
   await forum.close();
 });
