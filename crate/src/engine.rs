@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 
 use crate::error::{PackError, PackErrors};
 use crate::limits::*;
+use crate::model::{FeatureAt, NgramScorer, EXPLAINING_FEATURES};
 use crate::normalize::{
     normalize_into, normalize_phrase, word_char_at, word_char_before, Normalized,
 };
@@ -77,6 +78,19 @@ enum Node {
     None(Vec<Node>),
     AtLeast(usize, Vec<Node>),
     Near(usize, Vec<Node>),
+    /// Its leaves match the post's context; its hits are context spans.
+    Context(Box<Node>),
+}
+
+/// What fills a leaf with hits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum LeafKind {
+    /// Phrases and regexes: found by the automaton pass.
+    Words,
+    /// Number ranges: looked for only when a rule asks.
+    Range,
+    /// A learned scorer, run only when a rule asks: (model, probability threshold).
+    Model(u32, f64),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -104,16 +118,31 @@ struct CompiledRule {
 
 /// Leaves of which at least one must have matched for `node` to be true, if such a set is
 /// known. Lets a scan skip, with a few lookups, every rule whose words are absent.
-/// Number-range leaves are avoided when another part would do, so that ranges need only be
-/// looked for in posts where the rest of a rule already matched.
-fn necessary_leaves(node: &Node, signals: &[Node], is_range: &[bool]) -> Option<Vec<u32>> {
+/// Leaves found only on demand (number ranges, models) are avoided when another part would
+/// do, so that they need only be computed in posts where the rest of a rule already matched.
+/// Signals are worked out once each (`memo`), so the cost is linear in the pack's size.
+fn necessary_leaves(
+    node: &Node,
+    signals: &[Node],
+    lazy: &[bool],
+    memo: &mut [Option<Option<Vec<u32>>>],
+) -> Option<Vec<u32>> {
     match node {
         Node::Leaf(leaf) => Some(vec![*leaf]),
-        Node::Signal(i) => necessary_leaves(&signals[*i as usize], signals, is_range),
+        Node::Signal(i) => {
+            let i = *i as usize;
+            if memo[i].is_none() {
+                // Cycles are refused when packs are parsed; mark first all the same.
+                memo[i] = Some(None);
+                let found = necessary_leaves(&signals[i], signals, lazy, memo);
+                memo[i] = Some(found);
+            }
+            memo[i].clone().flatten()
+        }
         Node::Any(parts) | Node::AtLeast(_, parts) => {
             let mut all = Vec::new();
             for p in parts {
-                all.extend(necessary_leaves(p, signals, is_range)?);
+                all.extend(necessary_leaves(p, signals, lazy, memo)?);
             }
             all.sort_unstable();
             all.dedup();
@@ -121,8 +150,9 @@ fn necessary_leaves(node: &Node, signals: &[Node], is_range: &[bool]) -> Option<
         }
         Node::All(parts) | Node::Near(_, parts) => parts
             .iter()
-            .filter_map(|p| necessary_leaves(p, signals, is_range))
-            .min_by_key(|leaves| (leaves.iter().any(|&l| is_range[l as usize]), leaves.len())),
+            .filter_map(|p| necessary_leaves(p, signals, lazy, memo))
+            .min_by_key(|leaves| (leaves.iter().any(|&l| lazy[l as usize]), leaves.len())),
+        Node::Context(inner) => necessary_leaves(inner, signals, lazy, memo),
         Node::None(_) => None,
     }
 }
@@ -142,10 +172,16 @@ pub struct Engine {
     /// Exact regexes, compiled on first need, with their leaves.
     regexes: Vec<(String, OnceLock<Option<Regex>>, u32)>,
     ranges: Vec<(u32, NumberRange)>,
-    is_range: Vec<bool>,
+    leaf_kind: Vec<LeafKind>,
+    /// Per leaf: it matches the post's context, not its text.
+    leaf_in_context: Vec<bool>,
+    has_context_leaves: bool,
     eager_ranges: bool,
     leaf_count: usize,
     signals: Vec<Node>,
+    models: Vec<NgramScorer>,
+    /// Per model, the leaves that read it.
+    model_leaves: Vec<Vec<u32>>,
     rules: Vec<CompiledRule>,
 }
 
@@ -162,6 +198,17 @@ pub struct Scratch {
     ranges_done: bool,
     /// Per signal: 0 not yet known, 1 false, 2 true.
     signal_truth: Vec<u8>,
+    /// Per signal, the hits that make it true once gathered: a range of `signal_pool`.
+    signal_hits: Vec<Option<(u32, u32)>>,
+    signal_pool: Vec<Hit>,
+    /// The post's context, normalised, when it has one and a pack reads it.
+    context_norm: Normalized,
+    /// Context hits gathered for the rule being explained.
+    context_hits: Vec<Hit>,
+    /// Per model: scored for this post already.
+    model_done: Vec<bool>,
+    model_found: Vec<(FeatureAt, f32)>,
+    model_chars: Vec<u32>,
     /// Regexes whose literal prefix occurred in this post.
     candidates: Vec<u32>,
     candidate_seen: Vec<bool>,
@@ -169,10 +216,17 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    fn reset(&mut self, leaves: usize, signals: usize) {
+    fn reset(&mut self, leaves: usize, signals: usize, models: usize) {
         if self.leaf_hits.len() < leaves {
             self.leaf_hits.resize_with(leaves, Vec::new);
         }
+        self.signal_hits.clear();
+        self.signal_hits.resize(signals, None);
+        self.signal_pool.clear();
+        self.context_norm.text.clear();
+        self.context_norm.breaks.clear();
+        self.model_done.clear();
+        self.model_done.resize(models, false);
         for &leaf in &self.touched {
             self.leaf_hits[leaf as usize].clear();
         }
@@ -334,6 +388,8 @@ pub(crate) fn relax(h: &Hir) -> Hir {
 struct Builder<'a> {
     options: &'a EngineOptions,
     leaf_count: u32,
+    leaf_kind: Vec<LeafKind>,
+    leaf_in_context: Vec<bool>,
     patterns: Vec<String>,
     pattern_index: HashMap<String, usize>,
     uses_by_pattern: Vec<Vec<PatternUse>>,
@@ -341,6 +397,19 @@ struct Builder<'a> {
     regex_leaves: Vec<u32>,
     ranges: Vec<(u32, NumberRange)>,
     phrase_count: usize,
+    /// Compiled signals; a signal used inside `context` gets a second, context copy.
+    signals: Vec<Node>,
+    /// Model index by name, for the pack being compiled.
+    model_index: HashMap<String, u32>,
+    model_leaves: Vec<Vec<u32>>,
+}
+
+/// The names a pack's conditions refer to, while it is being compiled.
+struct PackScope<'p> {
+    conditions: HashMap<&'p str, &'p Condition>,
+    /// Signal name → index in `signals`, for the text and the context copies.
+    text: HashMap<&'p str, u32>,
+    context: HashMap<&'p str, u32>,
 }
 
 impl Builder<'_> {
@@ -357,18 +426,42 @@ impl Builder<'_> {
         self.uses_by_pattern[id].push(usage);
     }
 
-    fn leaf(&mut self) -> u32 {
+    fn leaf(&mut self, kind: LeafKind, in_context: bool) -> u32 {
         self.leaf_count += 1;
+        self.leaf_kind.push(kind);
+        self.leaf_in_context.push(in_context);
         self.leaf_count - 1
     }
 
-    fn node(&mut self, c: &Condition, signal_index: &HashMap<&str, u32>) -> Node {
-        let list = |b: &mut Self, parts: &[Condition]| -> Vec<Node> {
-            parts.iter().map(|p| b.node(p, signal_index)).collect()
+    /// The index of a signal's compiled node (compiling it on first use).
+    fn signal<'p>(&mut self, name: &'p str, scope: &mut PackScope<'p>, in_context: bool) -> u32 {
+        let known = if in_context {
+            scope.context.get(name)
+        } else {
+            scope.text.get(name)
+        };
+        if let Some(&i) = known {
+            return i;
+        }
+        let condition = scope.conditions[name];
+        let node = self.node(condition, scope, in_context);
+        self.signals.push(node);
+        let i = (self.signals.len() - 1) as u32;
+        if in_context {
+            scope.context.insert(name, i);
+        } else {
+            scope.text.insert(name, i);
+        }
+        i
+    }
+
+    fn node<'p>(&mut self, c: &'p Condition, scope: &mut PackScope<'p>, in_context: bool) -> Node {
+        let mut list = |b: &mut Self, parts: &'p [Condition]| -> Vec<Node> {
+            parts.iter().map(|p| b.node(p, scope, in_context)).collect()
         };
         match c {
             Condition::Phrases(phrases) => {
-                let leaf = self.leaf();
+                let leaf = self.leaf(LeafKind::Words, in_context);
                 for phrase in phrases {
                     let text = normalize_phrase(&phrase.text);
                     self.phrase_count += 1;
@@ -387,22 +480,29 @@ impl Builder<'_> {
                 Node::Leaf(leaf)
             }
             Condition::Regex(source) => {
-                let leaf = self.leaf();
+                let leaf = self.leaf(LeafKind::Words, in_context);
                 self.regex_sources.push(source.clone());
                 self.regex_leaves.push(leaf);
                 Node::Leaf(leaf)
             }
             Condition::Range(range) => {
-                let leaf = self.leaf();
+                let leaf = self.leaf(LeafKind::Range, in_context);
                 self.ranges.push((leaf, *range));
                 Node::Leaf(leaf)
             }
-            Condition::Signal(name) => Node::Signal(signal_index[name.as_str()]),
+            Condition::Model { name, above } => {
+                let m = self.model_index[name.as_str()];
+                let leaf = self.leaf(LeafKind::Model(m, *above), false);
+                self.model_leaves[m as usize].push(leaf);
+                Node::Leaf(leaf)
+            }
+            Condition::Signal(name) => Node::Signal(self.signal(name, scope, in_context)),
             Condition::All(parts) => Node::All(list(self, parts)),
             Condition::Any(parts) => Node::Any(list(self, parts)),
             Condition::None(parts) => Node::None(list(self, parts)),
             Condition::AtLeast(n, parts) => Node::AtLeast(*n, list(self, parts)),
             Condition::Near(window, parts) => Node::Near(*window, list(self, parts)),
+            Condition::Context(inner) => Node::Context(Box::new(self.node(inner, scope, true))),
         }
     }
 }
@@ -434,6 +534,8 @@ impl Engine {
         let mut b = Builder {
             options,
             leaf_count: 0,
+            leaf_kind: Vec::new(),
+            leaf_in_context: Vec::new(),
             patterns: Vec::new(),
             pattern_index: HashMap::new(),
             uses_by_pattern: Vec::new(),
@@ -441,21 +543,31 @@ impl Engine {
             regex_leaves: Vec::new(),
             ranges: Vec::new(),
             phrase_count: 0,
+            signals: Vec::new(),
+            model_index: HashMap::new(),
+            model_leaves: Vec::new(),
         };
         let mut infos = Vec::with_capacity(packs.len());
-        let mut signals = Vec::new();
+        let mut models = Vec::new();
         let mut rules = Vec::new();
         for (p, pack) in packs.iter().enumerate() {
-            let base = signals.len() as u32;
-            let signal_index: HashMap<&str, u32> = pack
-                .signals
-                .iter()
-                .enumerate()
-                .map(|(k, (name, _))| (name.as_str(), base + k as u32))
-                .collect();
-            for (_, condition) in &pack.signals {
-                let node = b.node(condition, &signal_index);
-                signals.push(node);
+            let mut scope = PackScope {
+                conditions: pack.signals.iter().map(|(n, c)| (n.as_str(), c)).collect(),
+                text: HashMap::new(),
+                context: HashMap::new(),
+            };
+            b.model_index.clear();
+            for (name, def) in &pack.models {
+                b.model_index.insert(name.clone(), models.len() as u32);
+                models.push(NgramScorer::new(
+                    def.bias,
+                    def.weights.iter().map(|(k, w)| (k.as_str(), *w)),
+                ));
+                b.model_leaves.push(Vec::new());
+            }
+            // Every signal is compiled, used or not, so that its regexes are checked here too.
+            for (name, _) in &pack.signals {
+                b.signal(name, &mut scope, false);
             }
             let shadow = options.shadow_packs.contains(&pack.id);
             let mut rule_infos = Vec::with_capacity(pack.rules.len());
@@ -467,7 +579,7 @@ impl Engine {
                         .iter()
                         .any(|(dp, dr)| *dp == pack.id && *dr == rule.id);
                 if enabled {
-                    let node = b.node(&rule.condition, &signal_index);
+                    let node = b.node(&rule.condition, &mut scope, false);
                     rules.push(CompiledRule {
                         pack: p,
                         rule: r,
@@ -496,6 +608,7 @@ impl Engine {
                 rules: rule_infos,
             });
         }
+        let signals = std::mem::take(&mut b.signals);
         let origin = packs.first().map_or("packs", |p| p.origin.as_str());
         if b.phrase_count > MAX_PHRASES {
             return Err(PackError::new(
@@ -518,19 +631,29 @@ impl Engine {
             .into());
         }
 
-        let mut is_range = vec![false; b.leaf_count as usize];
-        for &(leaf, _) in &b.ranges {
-            is_range[leaf as usize] = true;
-        }
+        let lazy: Vec<bool> = b.leaf_kind.iter().map(|k| *k != LeafKind::Words).collect();
+        let mut memo = vec![None; signals.len()];
         for rule in &mut rules {
-            rule.needs = necessary_leaves(&rule.node, &signals, &is_range).unwrap_or_default();
+            rule.needs =
+                necessary_leaves(&rule.node, &signals, &lazy, &mut memo).unwrap_or_default();
+            // A rule that may fire on a model alone is judged on every post.
+            if rule
+                .needs
+                .iter()
+                .any(|&l| matches!(b.leaf_kind[l as usize], LeafKind::Model(..)))
+            {
+                rule.needs.clear();
+            }
         }
         // Ranges are found up front only when some rule may fire on a range alone (or has no
         // known necessary leaves); otherwise only when a rule asks for them.
         let eager_ranges = !b.ranges.is_empty()
-            && rules
-                .iter()
-                .any(|r| r.needs.is_empty() || r.needs.iter().any(|&l| is_range[l as usize]));
+            && rules.iter().any(|r| {
+                r.needs.is_empty()
+                    || r.needs
+                        .iter()
+                        .any(|&l| b.leaf_kind[l as usize] == LeafKind::Range)
+            });
         // Regexes with a literal prefix are triggered from the phrase automaton; the rest
         // share one regex set.
         let mut set_sources = Vec::new();
@@ -614,10 +737,14 @@ impl Engine {
             set_regexes,
             regexes,
             ranges: b.ranges,
-            is_range,
+            has_context_leaves: b.leaf_in_context.iter().any(|&c| c),
+            leaf_kind: b.leaf_kind,
+            leaf_in_context: b.leaf_in_context,
             eager_ranges,
             leaf_count: b.leaf_count as usize,
             signals,
+            models,
+            model_leaves: b.model_leaves,
             rules,
         })
     }
@@ -629,17 +756,39 @@ impl Engine {
 
     /// Scans one post. Allocates only when something matches.
     pub fn scan(&self, text: &str, scratch: &mut Scratch) -> Verdict {
+        self.scan_in_context(text, None, scratch)
+    }
+
+    /// Scans one post with the context it appears in (channel, group or thread title), which
+    /// `context` conditions read. Context spans in the verdict are offsets into `context`.
+    pub fn scan_in_context(
+        &self,
+        text: &str,
+        context: Option<&str>,
+        scratch: &mut Scratch,
+    ) -> Verdict {
         let (text, truncated) = cut(text);
-        scratch.reset(self.leaf_count, self.signals.len());
+        scratch.reset(self.leaf_count, self.signals.len(), self.models.len());
+        if self.has_context_leaves {
+            if let Some(context) = context.filter(|c| !c.is_empty()) {
+                let (context, _) = cut(context);
+                let mut norm = std::mem::take(&mut scratch.context_norm);
+                normalize_into(context, &mut norm);
+                self.find_matches(scratch, &norm.text, true);
+                scratch.context_norm = norm;
+            }
+        }
         normalize_into(text, &mut scratch.norm);
-        self.find_matches(scratch);
+        let norm = std::mem::take(&mut scratch.norm.text);
+        self.find_matches(scratch, &norm, false);
+        scratch.norm.text = norm;
         if scratch.touched.is_empty() {
             return Verdict {
                 truncated,
                 ..Verdict::default()
             };
         }
-        self.judge(text, truncated, scratch)
+        self.judge(text, context.unwrap_or(""), truncated, scratch)
     }
 
     /// Scans one post with a fresh scratch; for one-off calls.
@@ -647,13 +796,19 @@ impl Engine {
         self.scan(text, &mut Scratch::default())
     }
 
-    fn find_matches(&self, s: &mut Scratch) {
+    /// Fills the leaves of one side (the post's context, or its text) from the normalised
+    /// `hay`.
+    fn find_matches(&self, s: &mut Scratch, hay: &[u8], context: bool) {
         if s.candidate_seen.len() < self.regexes.len() {
             s.candidate_seen.resize(self.regexes.len(), false);
         }
+        for &c in &s.candidates {
+            s.candidate_seen[c as usize] = false;
+        }
+        s.candidates.clear();
+        let side = |leaf: u32| self.leaf_in_context[leaf as usize] == context;
         if let Some(ac) = &self.phrases {
-            let hay = std::mem::take(&mut s.norm.text);
-            for m in ac.find_overlapping_iter(hay.as_slice()) {
+            for m in ac.find_overlapping_iter(hay) {
                 let (start, end) = (m.start(), m.end());
                 let (from, to) = self.pattern_uses[m.pattern().as_usize()];
                 let mut before = None;
@@ -666,25 +821,28 @@ impl Engine {
                             end_boundary,
                             prefix,
                         } => {
+                            if !side(leaf) {
+                                continue;
+                            }
                             if start_boundary
-                                && *before.get_or_insert_with(|| word_char_before(&hay, start))
+                                && *before.get_or_insert_with(|| word_char_before(hay, start))
                             {
                                 continue;
                             }
-                            if end_boundary && *after.get_or_insert_with(|| word_char_at(&hay, end))
+                            if end_boundary && *after.get_or_insert_with(|| word_char_at(hay, end))
                             {
                                 continue;
                             }
                             let mut end = end;
                             if prefix {
-                                while word_char_at(&hay, end) {
+                                while word_char_at(hay, end) {
                                     end += utf8_len(hay[end]);
                                 }
                             }
                             s.push_hit(leaf, (start as u32, end as u32));
                         }
                         PatternUse::Trigger(n) => {
-                            if !s.candidate_seen[n as usize] {
+                            if !s.candidate_seen[n as usize] && side(self.regexes[n as usize].2) {
                                 s.candidate_seen[n as usize] = true;
                                 s.candidates.push(n);
                             }
@@ -692,52 +850,80 @@ impl Engine {
                     }
                 }
             }
-            s.norm.text = hay;
         }
         if let Some(set) = &self.regex_set {
-            for i in set.matches(&s.norm.text).iter() {
+            for i in set.matches(hay).iter() {
                 let n = self.set_regexes[i];
-                if !s.candidate_seen[n as usize] {
+                if !s.candidate_seen[n as usize] && side(self.regexes[n as usize].2) {
                     s.candidate_seen[n as usize] = true;
                     s.candidates.push(n);
                 }
             }
         }
-        if !s.candidates.is_empty() {
-            let hay = std::mem::take(&mut s.norm.text);
-            for k in 0..s.candidates.len() {
-                let (source, compiled, leaf) = &self.regexes[s.candidates[k] as usize];
-                let Some(re) = compiled.get_or_init(|| build_regex(source)) else {
-                    continue;
-                };
-                for m in re.find_iter(&hay) {
-                    if m.start() < m.end() {
-                        s.push_hit(*leaf, (m.start() as u32, m.end() as u32));
-                    }
+        for k in 0..s.candidates.len() {
+            let (source, compiled, leaf) = &self.regexes[s.candidates[k] as usize];
+            let Some(re) = compiled.get_or_init(|| build_regex(source)) else {
+                continue;
+            };
+            for m in re.find_iter(hay) {
+                if m.start() < m.end() {
+                    s.push_hit(*leaf, (m.start() as u32, m.end() as u32));
                 }
             }
-            s.norm.text = hay;
         }
-        if self.eager_ranges {
-            self.find_ranges(s);
+        // A context is short and read once: its ranges are found now. The text's only when
+        // a rule could fire on them.
+        if context || self.eager_ranges {
+            self.find_ranges(s, hay, context);
         }
     }
 
-    fn find_ranges(&self, s: &mut Scratch) {
-        s.ranges_done = true;
+    fn find_ranges(&self, s: &mut Scratch, hay: &[u8], context: bool) {
+        if !context {
+            s.ranges_done = true;
+        }
         s.range_matches.clear();
-        find_ranges(&s.norm.text, &mut s.range_matches);
+        find_ranges(hay, &mut s.range_matches);
         for k in 0..s.range_matches.len() {
             let m = s.range_matches[k];
             for &(leaf, range) in &self.ranges {
-                if range.accepts(m.low, m.high) {
+                if self.leaf_in_context[leaf as usize] == context && range.accepts(m.low, m.high) {
                     s.push_hit(leaf, (m.start as u32, m.end as u32));
                 }
             }
         }
     }
 
-    fn judge(&self, text: &str, truncated: bool, s: &mut Scratch) -> Verdict {
+    /// Scores the post with model `m` and fills the leaves that read it.
+    fn run_model(&self, m: usize, s: &mut Scratch) {
+        s.model_done[m] = true;
+        let mut found = std::mem::take(&mut s.model_found);
+        let mut chars = std::mem::take(&mut s.model_chars);
+        let p = self.models[m].score(&s.norm.text, &mut found, &mut chars);
+        for &leaf in &self.model_leaves[m] {
+            let LeafKind::Model(_, above) = self.leaf_kind[leaf as usize] else {
+                continue;
+            };
+            if p + 1e-12 >= above {
+                let mut shown = 0;
+                for (at, w) in &found {
+                    if *w <= 0.0 || shown == EXPLAINING_FEATURES {
+                        break;
+                    }
+                    s.push_hit(leaf, (at.start, at.end));
+                    shown += 1;
+                }
+                if shown == 0 {
+                    // Above the threshold on the bias alone: the whole post is the reason.
+                    s.push_hit(leaf, (0, s.norm.text.len() as u32));
+                }
+            }
+        }
+        s.model_found = found;
+        s.model_chars = chars;
+    }
+
+    fn judge(&self, text: &str, context: &str, truncated: bool, s: &mut Scratch) -> Verdict {
         let mut verdict = Verdict {
             truncated,
             ..Verdict::default()
@@ -755,28 +941,17 @@ impl Engine {
                 continue;
             }
             hits.clear();
+            s.context_hits.clear();
             self.collect(&rule.node, s, &mut hits);
-            if hits.is_empty() {
+            if hits.is_empty() && s.context_hits.is_empty() {
                 continue;
             }
             let pack = &self.packs[rule.pack];
             let info = &pack.rules[rule.rule];
-            let mut spans: Vec<Span> = hits
-                .iter()
-                .map(|&(a, b)| {
-                    let (start, end) = s.norm.original_span(text, a as usize, b as usize);
-                    Span { start, end }
-                })
-                .collect();
-            spans.sort_unstable();
-            spans.dedup();
-            let mut merged: Vec<Span> = Vec::with_capacity(spans.len());
-            for sp in spans {
-                match merged.last_mut() {
-                    Some(last) if sp.start <= last.end => last.end = last.end.max(sp.end),
-                    _ => merged.push(sp),
-                }
-            }
+            let spans = merged_spans(&hits, |a, b| s.norm.original_span(text, a, b));
+            let context_spans = merged_spans(&s.context_hits, |a, b| {
+                s.context_norm.original_span(context, a, b)
+            });
             if !pack.shadow {
                 s.pack_scores[rule.pack] += info.weight;
             }
@@ -788,7 +963,8 @@ impl Engine {
                 severity: info.severity,
                 weight: info.weight,
                 shadow: pack.shadow,
-                spans: merged,
+                spans,
+                context_spans,
             });
         }
         verdict.score = s.pack_scores.iter().sum();
@@ -813,8 +989,20 @@ impl Engine {
     fn truth(&self, node: &Node, s: &mut Scratch) -> bool {
         match node {
             Node::Leaf(leaf) => {
-                if !s.ranges_done && self.is_range[*leaf as usize] {
-                    self.find_ranges(s);
+                match self.leaf_kind[*leaf as usize] {
+                    LeafKind::Words => {}
+                    LeafKind::Range => {
+                        if !s.ranges_done && !self.leaf_in_context[*leaf as usize] {
+                            let hay = std::mem::take(&mut s.norm.text);
+                            self.find_ranges(s, &hay, false);
+                            s.norm.text = hay;
+                        }
+                    }
+                    LeafKind::Model(m, _) => {
+                        if !s.model_done[m as usize] {
+                            self.run_model(m as usize, s);
+                        }
+                    }
                 }
                 !s.leaf_hits[*leaf as usize].is_empty()
             }
@@ -842,14 +1030,34 @@ impl Engine {
             Node::Near(window, parts) => {
                 parts.iter().all(|p| self.truth(p, s)) && self.near(*window, parts, s).is_some()
             }
+            Node::Context(inner) => self.truth(inner, s),
         }
     }
 
-    /// Appends the hits that make a true node true.
+    /// Appends the hits that make a true node true; context hits go to `s.context_hits`.
+    /// A signal's hits are gathered once per post and reused, so a signal used many times
+    /// costs what it costs once.
     fn collect(&self, node: &Node, s: &mut Scratch, out: &mut Vec<Hit>) {
         match node {
             Node::Leaf(leaf) => out.extend_from_slice(&s.leaf_hits[*leaf as usize]),
-            Node::Signal(i) => self.collect(&self.signals[*i as usize], s, out),
+            Node::Signal(i) => {
+                let i = *i as usize;
+                let (from, to) = match s.signal_hits[i] {
+                    Some(range) => range,
+                    None => {
+                        let mut mine = Vec::new();
+                        self.collect(&self.signals[i], s, &mut mine);
+                        mine.sort_unstable();
+                        mine.dedup();
+                        let from = s.signal_pool.len() as u32;
+                        s.signal_pool.extend_from_slice(&mine);
+                        let range = (from, s.signal_pool.len() as u32);
+                        s.signal_hits[i] = Some(range);
+                        range
+                    }
+                };
+                out.extend_from_slice(&s.signal_pool[from as usize..to as usize]);
+            }
             Node::All(parts) | Node::Any(parts) | Node::AtLeast(_, parts) => {
                 for p in parts {
                     if self.truth(p, s) {
@@ -863,6 +1071,11 @@ impl Engine {
                     out.extend(hits);
                 }
             }
+            Node::Context(inner) => {
+                let mut mine = Vec::new();
+                self.collect(inner, s, &mut mine);
+                s.context_hits.extend(mine);
+            }
         }
     }
 
@@ -872,6 +1085,8 @@ impl Engine {
         for p in parts {
             let mut hits = Vec::new();
             self.collect(p, s, &mut hits);
+            hits.sort_unstable();
+            hits.dedup();
             if !hits.is_empty() {
                 lists.push(hits);
             }
@@ -881,6 +1096,27 @@ impl Engine {
         }
         near(&lists, window as u32, s)
     }
+}
+
+/// Sorted, merged original spans of normalised hits.
+fn merged_spans(hits: &[Hit], original: impl Fn(usize, usize) -> (usize, usize)) -> Vec<Span> {
+    let mut spans: Vec<Span> = hits
+        .iter()
+        .map(|&(a, b)| {
+            let (start, end) = original(a as usize, b as usize);
+            Span { start, end }
+        })
+        .collect();
+    spans.sort_unstable();
+    spans.dedup();
+    let mut merged: Vec<Span> = Vec::with_capacity(spans.len());
+    for sp in spans {
+        match merged.last_mut() {
+            Some(last) if sp.start <= last.end => last.end = last.end.max(sp.end),
+            _ => merged.push(sp),
+        }
+    }
+    merged
 }
 
 /// One hit from each list such that the gap from the earliest end to the latest start is at
@@ -934,36 +1170,57 @@ fn cut(text: &str) -> (&str, bool) {
     (&text[..end], true)
 }
 
-/// Refuses rules that are true when nothing matches: they would flag every post.
+/// Refuses rules that are true when nothing matches: they would flag every post. Each signal
+/// is worked out once, so this is linear in the pack's size.
 pub(crate) fn check_rules_need_a_match(pack: &RulePack) -> Result<(), PackErrors> {
-    fn true_on_nothing(c: &Condition, pack: &RulePack, depth: usize) -> bool {
-        if depth > MAX_CONDITION_DEPTH * 4 {
-            return false;
-        }
-        let all = |parts: &[Condition]| {
-            parts
-                .iter()
-                .filter(|p| true_on_nothing(p, pack, depth + 1))
-                .count()
-        };
-        match c {
-            Condition::Phrases(_) | Condition::Regex(_) | Condition::Range(_) => false,
-            Condition::Near(..) => false,
-            Condition::Signal(name) => pack
-                .signals
-                .iter()
-                .find(|(n, _)| n == name)
-                .is_some_and(|(_, c)| true_on_nothing(c, pack, depth + 1)),
-            Condition::All(parts) => all(parts) == parts.len(),
-            Condition::Any(parts) => all(parts) > 0,
-            Condition::None(parts) => all(parts) == 0,
-            Condition::AtLeast(n, parts) => all(parts) >= *n,
+    struct Check<'a> {
+        pack: &'a RulePack,
+        signals: HashMap<&'a str, &'a Condition>,
+        memo: HashMap<&'a str, bool>,
+    }
+    impl<'a> Check<'a> {
+        fn true_on_nothing(&mut self, c: &'a Condition) -> bool {
+            let count = |this: &mut Self, parts: &'a [Condition]| {
+                parts.iter().filter(|p| this.true_on_nothing(p)).count()
+            };
+            match c {
+                Condition::Phrases(_) | Condition::Regex(_) | Condition::Range(_) => false,
+                Condition::Near(..) => false,
+                Condition::Model { name, above } => self
+                    .pack
+                    .models
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .is_some_and(|(_, m)| crate::learn::sigmoid(m.bias) >= *above),
+                Condition::Signal(name) => {
+                    if let Some(&known) = self.memo.get(name.as_str()) {
+                        return known;
+                    }
+                    self.memo.insert(name, false);
+                    let r = match self.signals.get(name.as_str()) {
+                        Some(c) => self.true_on_nothing(c),
+                        None => false,
+                    };
+                    self.memo.insert(name, r);
+                    r
+                }
+                Condition::All(parts) => count(self, parts) == parts.len(),
+                Condition::Any(parts) => count(self, parts) > 0,
+                Condition::None(parts) => count(self, parts) == 0,
+                Condition::AtLeast(n, parts) => count(self, parts) >= *n,
+                Condition::Context(inner) => self.true_on_nothing(inner),
+            }
         }
     }
+    let mut check = Check {
+        pack,
+        signals: pack.signals.iter().map(|(n, c)| (n.as_str(), c)).collect(),
+        memo: HashMap::new(),
+    };
     let errors: Vec<PackError> = pack
         .rules
         .iter()
-        .filter(|r| true_on_nothing(&r.condition, pack, 0))
+        .filter(|r| check.true_on_nothing(&r.condition))
         .map(|r| {
             PackError::new(
                 &pack.origin,

@@ -53,7 +53,10 @@
 pub mod engine;
 pub mod error;
 pub mod examples;
+pub mod labelled;
+pub mod learn;
 pub mod limits;
+pub mod model;
 pub mod normalize;
 pub mod numbers;
 pub mod pack;
@@ -63,7 +66,7 @@ pub use engine::{Engine, EngineOptions, PackInfo, RuleInfo, Scratch};
 pub use error::{PackError, PackErrors};
 pub use examples::{run_examples, ExampleFailure, ExampleReport};
 pub use limits::MAX_TEXT_BYTES;
-pub use pack::{parse_pack, Condition, PackFormat, RulePack, Severity};
+pub use pack::{parse_pack, Condition, ModelDef, PackFormat, RulePack, Severity};
 pub use verdict::{RuleHit, Span, Verdict};
 
 /// The packs shipped in `extension/packs/`, as (file name, source), embedded at build time.

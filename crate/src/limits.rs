@@ -18,3 +18,5 @@ pub const MAX_CONDITION_DEPTH: usize = 16;
 pub const MAX_NEAR_WINDOW: usize = 100;
 /// Matches kept per condition leaf and post; more add nothing to a verdict.
 pub const MAX_HITS_PER_LEAF: usize = 64;
+/// Weights of one learned n-gram model.
+pub const MAX_MODEL_FEATURES: usize = 200_000;

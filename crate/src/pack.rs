@@ -63,6 +63,8 @@ pub struct RulePack {
     pub threshold: f64,
     /// Named conditions, in name order.
     pub signals: Vec<(String, Condition)>,
+    /// Learned n-gram scorers, in name order.
+    pub models: Vec<(String, ModelDef)>,
     pub rules: Vec<Rule>,
     pub examples: Examples,
     /// Non-fatal findings (unused signals, rules without examples).
@@ -96,6 +98,23 @@ pub enum Condition {
     None(Vec<Condition>),
     AtLeast(usize, Vec<Condition>),
     Near(usize, Vec<Condition>),
+    /// True when the inner condition holds on the post's context (channel, group or thread
+    /// title) rather than its text.
+    Context(Box<Condition>),
+    /// True when the named n-gram scorer gives the post a probability of at least `above`.
+    Model {
+        name: String,
+        above: f64,
+    },
+}
+
+/// A learned n-gram scorer as written in a pack (see [`crate::model`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ModelDef {
+    pub description: String,
+    pub bias: f64,
+    /// Feature key → weight, in key order.
+    pub weights: Vec<(String, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -148,9 +167,20 @@ struct RawPack {
     #[serde(default)]
     signals: BTreeMap<String, RawCondition>,
     #[serde(default)]
+    models: BTreeMap<String, RawModel>,
+    #[serde(default)]
     rules: Vec<RawRule>,
     #[serde(default)]
     examples: RawExamples,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    #[serde(default)]
+    description: String,
+    bias: f64,
+    weights: BTreeMap<String, f64>,
 }
 
 #[derive(Deserialize)]
@@ -186,6 +216,9 @@ struct RawCondition {
     of: Option<Vec<RawCondition>>,
     near: Option<Vec<RawCondition>>,
     within: Option<i64>,
+    context: Option<Box<RawCondition>>,
+    model: Option<String>,
+    above: Option<f64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -257,6 +290,10 @@ pub fn parse_pack(source: &str, format: PackFormat, origin: &str) -> Result<Rule
         origin,
         errors: Vec::new(),
         id_offsets: id_offsets(source, format),
+        key_offsets: key_offsets(source, format),
+        lines: LineIndex::new(source),
+        model_names: raw.models.keys().cloned().collect(),
+        context_signal_uses: Vec::new(),
         warnings: Vec::new(),
     }
     .validate(raw)
@@ -289,8 +326,79 @@ fn id_offsets(source: &str, format: PackFormat) -> HashMap<String, Vec<usize>> {
     offsets
 }
 
+/// Byte offset of the first place each table key (`name = …` or `[signals.name]`,
+/// `"name":` in JSON) is written, by name. Signals and models are found here in one pass,
+/// however many a pack has.
+fn key_offsets(source: &str, format: PackFormat) -> HashMap<String, usize> {
+    let pattern = match format {
+        PackFormat::Toml => {
+            r#"(?m)^[ \t]*(?:\[(?:signals|models)\.["']?([A-Za-z0-9_-]+)["']?\]|["']?([A-Za-z0-9_-]+)["']?[ \t]*=)"#
+        }
+        PackFormat::Json => r#""([A-Za-z0-9_-]+)"\s*:"#,
+    };
+    let mut offsets = HashMap::new();
+    // Signals and models sit under their tables; keys before them are not theirs.
+    let from = source
+        .find("signals")
+        .into_iter()
+        .chain(source.find("models"))
+        .min()
+        .map_or(0, |i| i.saturating_sub(1));
+    if let Ok(re) = regex::Regex::new(pattern) {
+        for c in re.captures_iter(&source[from..]) {
+            let Some(name) = c.get(1).or_else(|| c.get(2)) else {
+                continue;
+            };
+            let whole = c.get(0).map_or(0, |m| m.start());
+            let indent = c[0].len() - c[0].trim_start().len();
+            offsets
+                .entry(name.as_str().to_string())
+                .or_insert(from + whole + indent);
+        }
+    }
+    offsets
+}
+
+/// Line starts of a source, for turning byte offsets into lines and columns in log time.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(source: &str) -> LineIndex {
+        let mut starts = vec![0];
+        starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { starts }
+    }
+
+    fn line_column(&self, source: &str, byte: usize) -> (usize, usize) {
+        let byte = byte.min(source.len());
+        let line = self.starts.partition_point(|&s| s <= byte);
+        let start = self.starts[line - 1];
+        let mut end = byte;
+        while end > start && !source.is_char_boundary(end) {
+            end -= 1;
+        }
+        (line, source[start..end].chars().count() + 1)
+    }
+}
+
+/// Where a condition stands: inside `context`, inside `near`.
+#[derive(Clone, Copy, Default)]
+struct Scope {
+    context: bool,
+    near: bool,
+}
+
 struct Validator<'a> {
     id_offsets: HashMap<String, Vec<usize>>,
+    /// Where each signal (or model) is defined, by name: found in one pass over the source.
+    key_offsets: HashMap<String, usize>,
+    lines: LineIndex,
+    /// Known model names.
+    model_names: Vec<String>,
+    /// Signals used inside `context`, with who used them: they must not read the post's words.
+    context_signal_uses: Vec<(String, Owner)>,
     warnings: Vec<PackError>,
     source: &'a str,
     format: PackFormat,
@@ -343,6 +451,18 @@ impl Validator<'_> {
             );
         }
 
+        let mut models = Vec::new();
+        for (name, raw_model) in raw.models {
+            let owner = Owner {
+                label: format!("model:{name}"),
+                position: self.find_signal(&name),
+            };
+            self.check_identifier(&owner, "model name", &name, "");
+            if let Some(m) = self.model(&owner, raw_model) {
+                models.push((name, m));
+            }
+        }
+
         let names: Vec<String> = raw.signals.keys().cloned().collect();
         let signal_names: HashSet<&str> = names.iter().map(String::as_str).collect();
         let mut used_signals: HashSet<String> = HashSet::new();
@@ -356,7 +476,14 @@ impl Validator<'_> {
             };
             self.check_identifier(&owner, "signal name", &name, "");
             let mut refs = Vec::new();
-            let condition = self.condition(&owner, raw_condition, &signal_names, &mut refs, 1);
+            let condition = self.condition(
+                &owner,
+                raw_condition,
+                &signal_names,
+                &mut refs,
+                1,
+                Scope::default(),
+            );
             used_signals.extend(refs.iter().cloned());
             signal_refs.insert(name.clone(), refs);
             if let Some(c) = condition {
@@ -409,7 +536,14 @@ impl Validator<'_> {
                 self.error(&owner, position, "`description` is empty");
             }
             let mut refs = Vec::new();
-            let condition = self.condition(&owner, raw_rule.condition, &signal_names, &mut refs, 1);
+            let condition = self.condition(
+                &owner,
+                raw_rule.condition,
+                &signal_names,
+                &mut refs,
+                1,
+                Scope::default(),
+            );
             used_signals.extend(refs);
             let examples = raw_rule.examples.into_examples();
             if examples.flag.is_empty() || examples.pass.is_empty() {
@@ -446,6 +580,22 @@ impl Validator<'_> {
             }
         }
 
+        self.check_context_signals(&signals);
+        for (name, _) in &models {
+            let used = rules
+                .iter()
+                .map(|r| &r.condition)
+                .chain(signals.iter().map(|(_, c)| c))
+                .any(|c| uses_model(c, name));
+            if !used {
+                warnings.push(
+                    PackError::new(self.origin, "model is never used")
+                        .at(self.find_signal(name))
+                        .in_rule(format!("model:{name}")),
+                );
+            }
+        }
+
         if !self.errors.is_empty() {
             return Err(PackErrors(self.errors));
         }
@@ -460,6 +610,7 @@ impl Validator<'_> {
             license: raw.license,
             threshold: raw.threshold,
             signals,
+            models,
             rules,
             examples: raw.examples.into_examples(),
             warnings,
@@ -476,6 +627,7 @@ impl Validator<'_> {
         signals: &HashSet<&str>,
         refs: &mut Vec<String>,
         depth: usize,
+        scope: Scope,
     ) -> Option<Condition> {
         if depth > MAX_CONDITION_DEPTH {
             self.error(
@@ -496,6 +648,8 @@ impl Validator<'_> {
             ("none", raw.none.is_some()),
             ("at_least", raw.at_least.is_some() || raw.of.is_some()),
             ("near", raw.near.is_some() || raw.within.is_some()),
+            ("context", raw.context.is_some()),
+            ("model", raw.model.is_some() || raw.above.is_some()),
         ];
         for (name, is) in present {
             if is {
@@ -504,7 +658,7 @@ impl Validator<'_> {
         }
         match kinds.len() {
             0 => {
-                self.error(owner, owner.position, "a condition needs one of: phrases, regex, range, signal, all, any, none, at_least with of, near with within");
+                self.error(owner, owner.position, "a condition needs one of: phrases, regex, range, signal, all, any, none, at_least with of, near with within, context, model with above");
                 return None;
             }
             1 => {}
@@ -566,7 +720,78 @@ impl Validator<'_> {
                 return None;
             }
             refs.push(name.clone());
+            if scope.context {
+                self.context_signal_uses.push((name.clone(), owner.clone()));
+            }
             return Some(Condition::Signal(name));
+        }
+        if let Some(inner) = raw.context {
+            if scope.context {
+                self.error(owner, owner.position, "`context` inside `context`");
+                return None;
+            }
+            if scope.near {
+                self.error(
+                    owner,
+                    owner.position,
+                    "`context` cannot be a part of `near`: it matches no words of the post",
+                );
+                return None;
+            }
+            let inner = self.condition(
+                owner,
+                *inner,
+                signals,
+                refs,
+                depth + 1,
+                Scope {
+                    context: true,
+                    near: false,
+                },
+            )?;
+            return Some(Condition::Context(Box::new(inner)));
+        }
+        if raw.model.is_some() || raw.above.is_some() {
+            let (Some(name), Some(above)) = (raw.model, raw.above) else {
+                self.error(
+                    owner,
+                    owner.position,
+                    "`model` and `above` go together: { model = \"name\", above = 0.8 }",
+                );
+                return None;
+            };
+            if scope.context {
+                self.error(
+                    owner,
+                    owner.position,
+                    "a model scores the post's text; it cannot be used inside `context`",
+                );
+                return None;
+            }
+            if !self.model_names.contains(&name) {
+                let position = self.find_text(&name, owner.position).or(owner.position);
+                let known: Vec<&str> = self.model_names.iter().map(String::as_str).collect();
+                self.error(
+                    owner,
+                    position,
+                    format!(
+                        "unknown model `{name}`{}",
+                        closest(&name, &known)
+                            .map(|c| format!(" (did you mean `{c}`?)"))
+                            .unwrap_or_default()
+                    ),
+                );
+                return None;
+            }
+            if !(above.is_finite() && above > 0.0 && above < 1.0) {
+                self.error(
+                    owner,
+                    owner.position,
+                    format!("above = {above}: a model's probability threshold must be above 0 and below 1"),
+                );
+                return None;
+            }
+            return Some(Condition::Model { name, above });
         }
         let mut list = |this: &mut Self, what: &str, parts: Vec<RawCondition>| {
             if parts.is_empty() {
@@ -575,8 +800,12 @@ impl Validator<'_> {
             }
             let mut out = Vec::with_capacity(parts.len());
             let mut ok = true;
+            let inner = Scope {
+                near: scope.near || what == "near",
+                ..scope
+            };
             for part in parts {
-                match this.condition(owner, part, signals, refs, depth + 1) {
+                match this.condition(owner, part, signals, refs, depth + 1, inner) {
                     Some(c) => out.push(c),
                     None => ok = false,
                 }
@@ -643,6 +872,109 @@ impl Validator<'_> {
             return None;
         }
         Some(Condition::Near(within as usize, parts))
+    }
+
+    fn model(&mut self, owner: &Owner, raw: RawModel) -> Option<ModelDef> {
+        let mut ok = true;
+        if !raw.bias.is_finite() || raw.bias.abs() > 1000.0 {
+            self.error(
+                owner,
+                owner.position,
+                format!("bias must be a number from -1000 to 1000, not {}", raw.bias),
+            );
+            ok = false;
+        }
+        if raw.weights.len() > MAX_MODEL_FEATURES {
+            self.error(
+                owner,
+                owner.position,
+                format!(
+                    "{} weights; the limit is {MAX_MODEL_FEATURES} per model",
+                    raw.weights.len()
+                ),
+            );
+            return None;
+        }
+        let mut bad = 0;
+        for (key, w) in &raw.weights {
+            let problem = crate::model::check_feature_key(key).err().or_else(|| {
+                (!w.is_finite() || w.abs() > 1000.0)
+                    .then(|| format!("weight of `{key}` must be a number from -1000 to 1000"))
+            });
+            if let Some(message) = problem {
+                bad += 1;
+                // One message per problem, up to a point: a broken learned table can be long.
+                if bad <= 20 {
+                    let position = self.find_text(key, owner.position).or(owner.position);
+                    self.error(owner, position, message);
+                }
+                ok = false;
+            }
+        }
+        if bad > 20 {
+            self.error(
+                owner,
+                owner.position,
+                format!("… and {} more bad weights", bad - 20),
+            );
+        }
+        ok.then(|| ModelDef {
+            description: raw.description,
+            bias: raw.bias,
+            weights: raw.weights.into_iter().collect(),
+        })
+    }
+
+    /// Signals used inside `context` must not read the post's words (`near`, models).
+    fn check_context_signals(&mut self, signals: &[(String, Condition)]) {
+        if self.context_signal_uses.is_empty() {
+            return;
+        }
+        let by_name: HashMap<&str, &Condition> =
+            signals.iter().map(|(n, c)| (n.as_str(), c)).collect();
+        let mut memo: HashMap<String, bool> = HashMap::new();
+        fn reads_words<'a>(
+            c: &'a Condition,
+            by_name: &HashMap<&str, &'a Condition>,
+            memo: &mut HashMap<String, bool>,
+        ) -> bool {
+            match c {
+                Condition::Near(..) | Condition::Model { .. } | Condition::Context(_) => true,
+                Condition::Signal(name) => {
+                    if let Some(&known) = memo.get(name) {
+                        return known;
+                    }
+                    // Cycles were refused already; mark first so a cycle cannot recurse.
+                    memo.insert(name.clone(), false);
+                    let r = by_name
+                        .get(name.as_str())
+                        .is_some_and(|c| reads_words(c, by_name, memo));
+                    memo.insert(name.clone(), r);
+                    r
+                }
+                Condition::All(p)
+                | Condition::Any(p)
+                | Condition::None(p)
+                | Condition::AtLeast(_, p) => p.iter().any(|c| reads_words(c, by_name, memo)),
+                Condition::Phrases(_) | Condition::Regex(_) | Condition::Range(_) => false,
+            }
+        }
+        let uses = std::mem::take(&mut self.context_signal_uses);
+        let mut reported = HashSet::new();
+        for (name, owner) in uses {
+            let signal = Condition::Signal(name.clone());
+            if reads_words(&signal, &by_name, &mut memo)
+                && reported.insert((name.clone(), owner.label.clone()))
+            {
+                self.error(
+                    &owner,
+                    owner.position,
+                    format!(
+                        "signal `{name}` is used inside `context`, but it uses `near` or a model, which read the post's words"
+                    ),
+                );
+            }
+        }
     }
 
     fn phrases(&mut self, owner: &Owner, phrases: Vec<String>) -> Option<Vec<Phrase>> {
@@ -860,39 +1192,25 @@ impl Validator<'_> {
 
     fn find_rule(&self, id: &str, occurrence: usize) -> Option<(usize, usize)> {
         let offset = *self.id_offsets.get(id)?.get(occurrence - 1)?;
-        Some(line_column(self.source, offset))
+        Some(self.lines.line_column(self.source, offset))
     }
 
+    /// Where a signal or a model is defined.
     fn find_signal(&self, name: &str) -> Option<(usize, usize)> {
-        let key = regex::escape(name);
-        let pattern = match self.format {
-            PackFormat::Toml => {
-                format!(r#"(?m)^\s*(?:\[signals\.{key}\]|["']?{key}["']?\s*=)"#)
-            }
-            PackFormat::Json => format!(r#""{key}"\s*:"#),
-        };
-        // Signals sit under `signals`; start looking there.
-        let from = self
-            .source
-            .find("signals")
-            .map_or(0, |i| i.saturating_sub(1));
-        self.find_pattern(&pattern, from, 1)
+        let offset = *self.key_offsets.get(name)?;
+        Some(self.lines.line_column(self.source, offset))
     }
 
     /// The first place after `after` where `text` is written (as is or JSON-escaped).
     fn find_text(&self, text: &str, after: Option<(usize, usize)>) -> Option<(usize, usize)> {
         let from = after.map_or(0, |(line, _)| {
-            self.source
-                .split_inclusive('\n')
-                .take(line - 1)
-                .map(str::len)
-                .sum()
+            self.lines.starts.get(line - 1).copied().unwrap_or(0)
         });
         let hay = self.source.get(from..)?;
         let escaped = serde_json::to_string(text).ok()?;
         let escaped = &escaped[1..escaped.len() - 1];
         let at = hay.find(text).or_else(|| hay.find(escaped))?;
-        Some(line_column(self.source, from + at))
+        Some(self.lines.line_column(self.source, from + at))
     }
 
     fn find_pattern(
@@ -905,7 +1223,7 @@ impl Validator<'_> {
         let m = re.find_iter(self.source.get(from..)?).nth(occurrence - 1)?;
         let text = m.as_str();
         let skip = text.len() - text.trim_start().len();
-        Some(line_column(self.source, from + m.start() + skip))
+        Some(self.lines.line_column(self.source, from + m.start() + skip))
     }
 }
 
@@ -953,4 +1271,20 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+/// Does the condition use the named model (directly, not through signals)?
+fn uses_model(c: &Condition, name: &str) -> bool {
+    match c {
+        Condition::Model { name: n, .. } => n == name,
+        Condition::All(p) | Condition::Any(p) | Condition::None(p) | Condition::AtLeast(_, p) => {
+            p.iter().any(|c| uses_model(c, name))
+        }
+        Condition::Near(_, p) => p.iter().any(|c| uses_model(c, name)),
+        Condition::Context(c) => uses_model(c, name),
+        Condition::Phrases(_)
+        | Condition::Regex(_)
+        | Condition::Range(_)
+        | Condition::Signal(_) => false,
+    }
 }

@@ -24,6 +24,8 @@ pub struct RuleHit {
     pub shadow: bool,
     /// The spans of the original text that made the rule fire, sorted, not overlapping.
     pub spans: Vec<Span>,
+    /// Spans of the post's context (channel, group or thread title) that made it fire.
+    pub context_spans: Vec<Span>,
 }
 
 /// The engine's answer for one post.

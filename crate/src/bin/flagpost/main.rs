@@ -1,0 +1,87 @@
+//! `flagpost`: scan posts with rule packs; evaluate, tune, test and lint packs.
+//!
+//! Exit status: 0 all good, 1 a check failed, 2 bad usage or unreadable input.
+
+mod bench;
+mod common;
+mod eval;
+mod lint;
+mod scan;
+mod test;
+mod tune;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use common::{note, Fatal};
+
+/// Flag recruitment-style posts with rule packs.
+///
+/// Without --pack, the packs shipped in extension/packs/ are used. Exit status: 0 all good,
+/// 1 a check failed, 2 bad usage or unreadable input.
+#[derive(Parser)]
+#[command(name = "flagpost", version, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read JSON Lines posts (`text`, optional `id` and `context`) on standard input and
+    /// write one verdict per line, in order.
+    Scan(scan::Args),
+    /// Precision, recall and a per-rule table on labelled posts; per fold of sources, per
+    /// kind and per language.
+    Eval(eval::Args),
+    /// Learn rule weights, the threshold and optionally an n-gram scorer from labelled
+    /// posts, with held-out figures per fold of sources; write the tuned pack.
+    Tune(tune::Args),
+    /// Run the examples every rule and pack carries.
+    Test(test::Args),
+    /// Validate packs: structure, unknown fields, references, regexes, limits.
+    Lint(lint::Args),
+    /// Throughput on one thread and all, compile times, peak memory.
+    Bench(bench::Args),
+}
+
+/// A thread count: a whole number from 1 to 1024.
+fn threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}` is not a whole number from 1 to 1024")),
+    }
+}
+
+/// One thread per core.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to standard output with status 0; usage errors to standard
+            // error with status 2. Neither may panic on a closed pipe.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Command::Scan(a) => scan::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Tune(a) => tune::run(a),
+        Command::Test(a) => test::run(a),
+        Command::Lint(a) => lint::run(a),
+        Command::Bench(a) => bench::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(Fatal(message)) => {
+            note(&format!("flagpost: {message}"));
+            ExitCode::from(2)
+        }
+    }
+}
