@@ -102,6 +102,8 @@ enum PatternUse {
         end_boundary: bool,
         /// A stem (`турист*`): the hit runs on to the end of the word.
         prefix: bool,
+        /// Only at the start of a sentence (`^join`).
+        sentence_start: bool,
     },
     /// A literal every match of regex `n` starts with: the regex is worth running.
     Trigger(u32),
@@ -179,6 +181,7 @@ pub struct Engine {
     eager_ranges: bool,
     leaf_count: usize,
     signals: Vec<Node>,
+    signal_names: Vec<String>,
     models: Vec<NgramScorer>,
     /// Per model, the leaves that read it.
     model_leaves: Vec<Vec<u32>>,
@@ -399,6 +402,7 @@ struct Builder<'a> {
     phrase_count: usize,
     /// Compiled signals; a signal used inside `context` gets a second, context copy.
     signals: Vec<Node>,
+    signal_names: Vec<String>,
     /// Model index by name, for the pack being compiled.
     model_index: HashMap<String, u32>,
     model_leaves: Vec<Vec<u32>>,
@@ -446,6 +450,11 @@ impl Builder<'_> {
         let condition = scope.conditions[name];
         let node = self.node(condition, scope, in_context);
         self.signals.push(node);
+        self.signal_names.push(if in_context {
+            format!("{name} (context)")
+        } else {
+            name.to_string()
+        });
         let i = (self.signals.len() - 1) as u32;
         if in_context {
             scope.context.insert(name, i);
@@ -463,6 +472,13 @@ impl Builder<'_> {
             Condition::Phrases(phrases) => {
                 let leaf = self.leaf(LeafKind::Words, in_context);
                 for phrase in phrases {
+                    if phrase.text.contains('*') {
+                        // Several stems (`военн* служб*`): a regex triggered by the first.
+                        self.regex_sources.push(stems_regex(&phrase.text, phrase.prefix));
+                        self.regex_leaves.push(leaf);
+                        self.phrase_count += 1;
+                        continue;
+                    }
                     let text = normalize_phrase(&phrase.text);
                     self.phrase_count += 1;
                     let first = text.chars().next().is_some_and(char::is_alphanumeric);
@@ -474,6 +490,7 @@ impl Builder<'_> {
                             start_boundary: first,
                             end_boundary: last && !phrase.prefix,
                             prefix: phrase.prefix,
+                            sentence_start: phrase.sentence_start,
                         },
                     );
                 }
@@ -544,6 +561,7 @@ impl Engine {
             ranges: Vec::new(),
             phrase_count: 0,
             signals: Vec::new(),
+            signal_names: Vec::new(),
             model_index: HashMap::new(),
             model_leaves: Vec::new(),
         };
@@ -609,6 +627,7 @@ impl Engine {
             });
         }
         let signals = std::mem::take(&mut b.signals);
+        let signal_names = std::mem::take(&mut b.signal_names);
         let origin = packs.first().map_or("packs", |p| p.origin.as_str());
         if b.phrase_count > MAX_PHRASES {
             return Err(PackError::new(
@@ -743,6 +762,7 @@ impl Engine {
             eager_ranges,
             leaf_count: b.leaf_count as usize,
             signals,
+            signal_names,
             models,
             model_leaves: b.model_leaves,
             rules,
@@ -796,6 +816,85 @@ impl Engine {
         self.scan(text, &mut Scratch::default())
     }
 
+    /// Why each rule did or did not fire on a post, for people tuning a pack: every rule's
+    /// condition as a tree of parts, each marked true (`+`) or false (`-`), signals by name
+    /// with the words they matched.
+    pub fn trace(&self, text: &str, context: Option<&str>) -> String {
+        let mut s = Scratch::default();
+        let verdict = self.scan_in_context(text, context, &mut s);
+        let (text, _) = cut(text);
+        let mut out = String::new();
+        for rule in &self.rules {
+            let info = &self.packs[rule.pack].rules[rule.rule];
+            let fired = verdict
+                .rules
+                .iter()
+                .any(|r| r.pack == rule.pack && r.rule == rule.rule);
+            out.push_str(&format!(
+                "{} {} (weight {})\n",
+                if fired { "+" } else { "-" },
+                info.id,
+                info.weight
+            ));
+            self.trace_node(&rule.node, text, &mut s, 1, &mut out);
+        }
+        out
+    }
+
+    fn trace_node(&self, node: &Node, text: &str, s: &mut Scratch, depth: usize, out: &mut String) {
+        let truth = self.truth(node, s);
+        let mark = if truth { "+" } else { "-" };
+        let pad = "  ".repeat(depth);
+        let words = |this: &Self, n: &Node, s: &mut Scratch| -> String {
+            let mut hits = Vec::new();
+            this.collect(n, s, &mut hits);
+            let spans = merged_spans(&hits, |a, b| s.norm.original_span(text, a, b));
+            let shown: Vec<String> = spans
+                .iter()
+                .take(6)
+                .map(|sp| format!("\"{}\"", &text[sp.start..sp.end]))
+                .collect();
+            if shown.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", shown.join(", "))
+            }
+        };
+        match node {
+            Node::Leaf(_) => {
+                let w = if truth { words(self, node, s) } else { String::new() };
+                out.push_str(&format!("{pad}{mark} words{w}\n"));
+            }
+            Node::Signal(i) => {
+                let w = if truth { words(self, node, s) } else { String::new() };
+                out.push_str(&format!(
+                    "{pad}{mark} {}{w}\n",
+                    self.signal_names[*i as usize]
+                ));
+            }
+            Node::All(parts) | Node::Any(parts) | Node::None(parts) | Node::AtLeast(_, parts) | Node::Near(_, parts) => {
+                let kind = match node {
+                    Node::All(_) => "all".to_string(),
+                    Node::Any(_) => "any".to_string(),
+                    Node::None(_) => "none".to_string(),
+                    Node::AtLeast(n, _) => format!("at least {n} of"),
+                    Node::Near(w, _) => format!("near, within {w} words"),
+                    _ => String::new(),
+                };
+                out.push_str(&format!("{pad}{mark} {kind}\n"));
+                if depth < 4 {
+                    for p in parts {
+                        self.trace_node(p, text, s, depth + 1, out);
+                    }
+                }
+            }
+            Node::Context(inner) => {
+                out.push_str(&format!("{pad}{mark} context\n"));
+                self.trace_node(inner, text, s, depth + 1, out);
+            }
+        }
+    }
+
     /// Fills the leaves of one side (the post's context, or its text) from the normalised
     /// `hay`.
     fn find_matches(&self, s: &mut Scratch, hay: &[u8], context: bool) {
@@ -820,8 +919,9 @@ impl Engine {
                             start_boundary,
                             end_boundary,
                             prefix,
+                            sentence_start,
                         } => {
-                            if !side(leaf) {
+                            if !side(leaf) || (sentence_start && !at_sentence_start(hay, start)) {
                                 continue;
                             }
                             if start_boundary
@@ -1096,6 +1196,48 @@ impl Engine {
         }
         near(&lists, window as u32, s)
     }
+}
+
+/// The regex a phrase of several stems stands for: each `stem*` runs to the end of its word,
+/// each other word is whole.
+fn stems_regex(text: &str, last_is_stem: bool) -> String {
+    let words: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
+    let mut out = String::from(r"\b");
+    for (i, w) in words.iter().enumerate() {
+        let (stem, is_stem) = match w.strip_suffix('*') {
+            Some(s) => (s, true),
+            None => (*w, i + 1 == words.len() && last_is_stem),
+        };
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(&regex_syntax::escape(&normalize_phrase(stem)));
+        if is_stem {
+            out.push_str(r"\w*");
+        } else if stem.chars().last().is_some_and(char::is_alphanumeric) {
+            out.push_str(r"\b");
+        }
+    }
+    out
+}
+
+/// Does a sentence start at `pos`: only spaces between it and the text's start or a
+/// punctuation mark other than a comma?
+fn at_sentence_start(hay: &[u8], pos: usize) -> bool {
+    let mut k = pos;
+    while k > 0 && hay[k - 1] == b' ' {
+        k -= 1;
+    }
+    if k == 0 {
+        return true;
+    }
+    let b = hay[k - 1];
+    if b < 0x80 {
+        return !b.is_ascii_alphanumeric() && b != b',';
+    }
+    // A non-ASCII character: a letter or digit continues the sentence; anything else
+    // (quotes, dashes, bullets, emoji) may open one.
+    !word_char_before(hay, k)
 }
 
 /// Sorted, merged original spans of normalised hits.

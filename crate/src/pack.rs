@@ -121,6 +121,9 @@ pub struct ModelDef {
 pub struct Phrase {
     pub text: String,
     pub prefix: bool,
+    /// Written with a leading `^`: only at the start of a sentence (the text's start, or after
+    /// punctuation other than a comma), where an English verb is an imperative.
+    pub sentence_start: bool,
 }
 
 /// Which number ranges count: the low end within `low`, the high end within `high`.
@@ -986,16 +989,59 @@ impl Validator<'_> {
         let mut ok = true;
         for written in phrases {
             let position = || self.find_text(&written, owner.position).or(owner.position);
-            let (text, prefix) = match written.trim().strip_suffix('*') {
-                Some(stem) => (stem.trim_end().to_string(), true),
-                None => (written.trim().to_string(), false),
+            let (text, sentence_start) = match written.trim().strip_prefix('^') {
+                Some(rest) => (rest.trim_start(), true),
+                None => (written.trim(), false),
             };
-            if text.contains('*') {
+            let (text, prefix) = match text.strip_suffix('*') {
+                Some(stem) => (stem.trim_end().to_string(), true),
+                None => (text.to_string(), false),
+            };
+            if text.contains('^') {
                 let position = position();
                 self.error(
                     owner,
                     position,
-                    format!("phrase `{written}`: `*` is only allowed at the end"),
+                    format!("phrase `{written}`: `^` is only allowed at the start"),
+                );
+                ok = false;
+                continue;
+            }
+            // Inner words may be stems too (`военн* служб*`): a `*` ends a word.
+            let inner_stars_ok = text
+                .split('*')
+                .skip(1)
+                .all(|after| after.is_empty() || after.starts_with(' '));
+            if !inner_stars_ok {
+                let position = position();
+                self.error(
+                    owner,
+                    position,
+                    format!("phrase `{written}`: `*` is only allowed at the end of a word"),
+                );
+                ok = false;
+                continue;
+            }
+            let short_stem = text.split(' ').any(|w| {
+                w.strip_suffix('*')
+                    .is_some_and(|stem| stem.chars().filter(|c| c.is_alphanumeric()).count() < 3)
+            });
+            if short_stem {
+                let position = position();
+                self.error(
+                    owner,
+                    position,
+                    format!("phrase `{written}`: a stem needs at least 3 letters"),
+                );
+                ok = false;
+                continue;
+            }
+            if text.contains('*') && sentence_start {
+                let position = position();
+                self.error(
+                    owner,
+                    position,
+                    format!("phrase `{written}`: `^` cannot start a phrase of several stems"),
                 );
                 ok = false;
                 continue;
@@ -1032,7 +1078,11 @@ impl Validator<'_> {
                 ok = false;
                 continue;
             }
-            out.push(Phrase { text, prefix });
+            out.push(Phrase {
+                text,
+                prefix,
+                sentence_start,
+            });
         }
         ok.then_some(out)
     }

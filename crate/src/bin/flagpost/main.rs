@@ -9,6 +9,7 @@ mod lint;
 mod scan;
 mod test;
 mod tune;
+mod why;
 
 use std::process::ExitCode;
 
@@ -44,6 +45,9 @@ enum Command {
     Lint(lint::Args),
     /// Throughput on one thread and all, compile times, peak memory.
     Bench(bench::Args),
+    /// Why each rule fired or did not on a text: its condition as a tree of true and false
+    /// parts, with the words each signal matched.
+    Why(why::Args),
 }
 
 /// A thread count: a whole number from 1 to 1024.
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Command::Test(a) => test::run(a),
         Command::Lint(a) => lint::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Why(a) => why::run(a),
     };
     match result {
         Ok(code) => code,
