@@ -10,8 +10,9 @@ import path from 'node:path';
 import { startServer } from '../server.mjs';
 import { REPO } from '../harness.mjs';
 
-const DIST = path.join(REPO, 'dist', 'firefox');
-const ZIP = path.join(REPO, 'dist', 'flagpost-firefox.zip');
+const DIST = path.join(REPO, 'dist', 'firefox'); // the build users install
+const ZIP = path.join(REPO, 'dist', 'test-markers', 'flagpost-firefox.zip'); // the test build, with page markers
+const USER_ZIP = path.join(REPO, 'dist', 'flagpost-firefox.zip');
 
 function which(cmd) {
   try {
