@@ -9,9 +9,9 @@
 // files twice into one world fails at those declarations before anything runs.)
 
 (() => {
-  // `chrome` is a real property of the content script's global in Chromium and Firefox, so
-  // unlike `browser` (not defined in Chromium) no page element can stand in for it.
-  const api = chrome;
+  // Taken at document_start (api.js): by now `chrome` and `browser` may name page elements.
+  const api = flagpostApi;
+  if (!api) return;
   const TEST_MARKERS = flagpostBuild.testMarkers === true;
   const HOST_TAG = TEST_MARKERS ? 'flagpost-warning' : 'div';
   const FRAME_BUDGET_MS = 6;
@@ -188,7 +188,7 @@
     }
   }
 
-  function discover(root, deadline) {
+  function discover(root) {
     const start = root.nodeType === Node.ELEMENT_NODE ? root : root.firstElementChild;
     if (!start) return;
     const walker = (root.ownerDocument ?? root).createTreeWalker(root, NodeFilter.SHOW_ELEMENT);
@@ -196,7 +196,6 @@
       if (el.nodeType !== Node.ELEMENT_NODE) continue;
       if (el.shadowRoot && !isOurs(el)) observeRoot(el.shadowRoot);
       if (el.localName === 'iframe' || el.localName === 'frame') watchFrame(el);
-      if (performance.now() > deadline + 20) break;
     }
   }
 
@@ -229,7 +228,7 @@
       pendingRoots.delete(root);
       if (!root.isConnected) continue;
       safely(() => {
-        discover(root, deadline);
+        discover(root);
         for (const post of adapter.posts(root)) pendingPosts.add(post);
         const parent = root.parentElement ?? root.host;
         const up = parent && adapter.postOf(parent);

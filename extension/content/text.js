@@ -29,6 +29,8 @@ const flagpostText = (() => {
 
   const MAX_CHARS = 65536;
   const VISIBILITY = { visibilityProperty: true, opacityProperty: true };
+  // A computed colour with zero alpha: rgba(r, g, b, 0), rgb(r g b / 0), transparent.
+  const TRANSPARENT = /^transparent$|^rgba\([^)]*,\s*0(?:\.0*)?\)$|\/\s*0(?:\.0*)?\)$/;
 
   // Children in the order they render: an open shadow root replaces the light children of its
   // host, and a slot shows what is assigned to it (or its own fallback content).
@@ -48,7 +50,7 @@ const flagpostText = (() => {
     const cs = view.getComputedStyle(el);
     if (cs.display === 'contents') return false; // no box of its own (slots): its children decide
     if (typeof el.checkVisibility === 'function' && !el.checkVisibility(VISIBILITY)) return true;
-    if (cs.color === 'transparent' || /,\s*0\)$/.test(cs.color)) return true;
+    if (TRANSPARENT.test(cs.color)) return true;
     const r = el.getBoundingClientRect();
     if (r.width * r.height <= 1) return true;
     if (rootRect && (r.right <= rootRect.left || r.left >= rootRect.right ||

@@ -53,6 +53,8 @@ mark { background: #ffd54f; color: #1f1f1f; border-radius: 2px; padding: 0 2px; 
     ['unicode-bidi', 'isolate'], ['clip-path', 'none'], ['transform', 'none'], ['filter', 'none'],
   ];
 
+  const MAX_ENFORCE = 20;
+
   // Elements made here cannot be custom elements of the page: this document has no registry.
   const inert = document.implementation.createHTMLDocument('');
   const sheets = new WeakMap(); // document → constructed sheet (a sheet is tied to its document)
@@ -256,7 +258,14 @@ mark { background: #ffd54f; color: #1f1f1f; border-radius: 2px; padding: 0 2px; 
     }
 
     let resize = null;
+    // Attributes the page sets on the host are taken off and the styles put back at once;
+    // a page that keeps at it wins after MAX_ENFORCE rounds rather than keep both busy.
+    let enforced = 0;
     const guard = new MutationObserver(() => {
+      if (++enforced > MAX_ENFORCE) {
+        guard.disconnect();
+        return;
+      }
       enforce();
       guard.takeRecords();
     });
@@ -271,6 +280,7 @@ mark { background: #ffd54f; color: #1f1f1f; border-radius: 2px; padding: 0 2px; 
       get revealed() { return revealed; },
       // Called once the host is in the page.
       attached() {
+        enforce(); // a page's custom element may have run code on it as it went in
         adoptStyle(shadow, host.ownerDocument ?? doc);
         guard.observe(host, { attributes: true });
         if (!resize && typeof ResizeObserver === 'function') {
