@@ -113,8 +113,7 @@ const flagpostAdapters = (() => {
     // The group the post was shared in (the group page's title), and the post's own heading
     // (page or "person ▸ group"); a comment takes its post's.
     context: (post) => {
-      const top = [...ancestors(post, '[role="article"], [data-pagelet^="FeedUnit"]')].pop() ?? post;
-      const labelled = top.getAttribute('aria-labelledby');
+      const labelled = post.closest('[role="article"][aria-labelledby]')?.getAttribute('aria-labelledby');
       const heading = labelled ? post.ownerDocument.getElementById(labelled.split(' ')[0]) : null;
       const doc = post.ownerDocument;
       const group = perDocument(doc, 'facebook', () => textOf(doc.querySelector('[role="main"] h1')));

@@ -125,10 +125,10 @@ export function normalize(raw) {
   };
 }
 
-export async function loadState() {
+export async function loadState(area = api.storage.local) {
   let raw = {};
   try {
-    raw = await api.storage.local.get(null);
+    raw = await area.get(null);
   } catch {
     raw = {};
   }
@@ -139,9 +139,9 @@ export async function loadState() {
   if (Object.keys(raw).length && storedSchema(raw) < SCHEMA_VERSION) {
     // Write the migrated form back; old keys that migrations folded in are removed.
     try {
-      await api.storage.local.set(state);
+      await area.set(state);
       const stale = Object.keys(raw).filter((k) => !(k in state));
-      if (stale.length) await api.storage.local.remove(stale);
+      if (stale.length) await area.remove(stale);
     } catch {
       // Read-only or full storage: run on the in-memory state.
     }

@@ -401,3 +401,28 @@ test('A full storage is reported when a pack is imported; a newer stored schema 
     await setStorage(ext, { schema: 2, settings: saved.settings });
   }
 });
+
+test('Site adapters give each post its channel, group or thread title where the site shows one (6.4)', async () => {
+  const expected = {
+    'telegram.html': ['telegram', (id) => 'Добровольцы'],
+    'vk.html': ['vk', () => 'Гражданская самооборона'],
+    'forum.html': ['generic', () => 'Foreign volunteers'],
+    'reddit.html': ['reddit', (id) => (id.startsWith('t3_') ? 'r/example' : 'r/example — Volunteers wanted')],
+    'facebook.html': ['facebook', (id, i) => (i < 2 ? 'Volunteers Hub — Page name' : 'Volunteers Hub — Trucking jobs')],
+    'x.html': ['x', () => ''],
+    'mastodon.html': ['mastodon', () => ''],
+  };
+  for (const [name, [adapter, want]] of Object.entries(expected)) {
+    const page = await open(name);
+    await markers(page);
+    const got = await inContentScript(page, `(() => {
+      const a = flagpostAdapters.choose(document);
+      return { adapter: a.name, posts: [...document.querySelectorAll('[data-expect]')].map((p) =>
+        [p.id || p.dataset.mid || p.getAttribute('thingid') || '', a.contextOf(a.postOf(p) ?? p)]) };
+    })()`);
+    assert.equal(got.value.adapter, adapter, name);
+    assert.ok(got.value.posts.length > 0, name);
+    got.value.posts.forEach(([id, context], i) => assert.equal(context, want(id, i), `${name} ${id}`));
+    await page.close();
+  }
+});
