@@ -115,7 +115,9 @@ const flagpostText = (() => {
       breakLine();
       // A post the reader cannot see at all (collapsed, in a hidden panel) is read whole:
       // hidden parts only count as hidden inside a post that shows.
-      checkHidden = typeof root.checkVisibility === 'function' && root.checkVisibility(VISIBILITY);
+      // Plain text with no elements inside has nothing to hide: no style or layout is read.
+      checkHidden = (root.firstElementChild !== null || !!root.shadowRoot) &&
+        typeof root.checkVisibility === 'function' && root.checkVisibility(VISIBILITY);
       rootRect = checkHidden ? root.getBoundingClientRect() : null;
       if (rootRect && rootRect.width * rootRect.height <= 1) {
         checkHidden = false;
