@@ -5,7 +5,9 @@
 #                         scan the bundled sample (samples/posts.jsonl), printing flagged posts
 #   ./build.sh setup      install what a fresh machine lacks (idempotent)
 #   ./build.sh build      build the command line (target/release/flagpost) and the extension
-#                         (extension/pkg/, dist/chrome/, dist/firefox/, dist/*.zip)
+#                         (extension/pkg/, dist/chrome/, dist/firefox/, dist/*.zip); with
+#                         FLAGPOST_TEST_MARKERS=1 also the test build with page markers that
+#                         the end-to-end tests use (dist/test-markers/), never for installing
 #   ./build.sh test       every test: format, lints, the wasm32 build, Rust tests, the shipped
 #                         pack's examples and targets, and the browser end-to-end tests
 #   ./build.sh bench      native and in-browser benchmarks; figures go into BENCHMARKS.md

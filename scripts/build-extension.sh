@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
 # Builds the Wasm engine into extension/pkg/ and assembles dist/chrome/, dist/firefox/ and
-# their store zips from the root manifest.json.
+# their store zips from the root manifest.json: the build users install, which leaves nothing
+# on a page that says what Flagpost found.
+#
+# With FLAGPOST_TEST_MARKERS=1 it also assembles the test build in dist/test-markers/chrome,
+# dist/test-markers/firefox and dist/test-markers/flagpost-firefox.zip: the same extension with
+# the page markers the end-to-end tests read (data-flagpost="flagged|clean",
+# data-flagpost-rules, data-flagpost-score, a <flagpost-warning> host). It is never zipped for
+# a store and never replaces dist/chrome or dist/firefox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -20,6 +27,10 @@ if [ "$have" != "$want" ]; then
   exit 1
 fi
 
+# The Wasm module is rebuilt when it is missing or the engine's sources are newer than it;
+# otherwise only the extension's files are assembled again.
+pkg_wasm=extension/pkg/flagpost_bg.wasm
+if [ ! -f "$pkg_wasm" ] || [ -n "$(find crate extension/packs Cargo.toml Cargo.lock package-lock.json -newer "$pkg_wasm" -type f 2>/dev/null | head -1)" ]; then
 # A `[profile.wasm]` in Cargo.toml (size-tuned) is used when present, else release.
 profile=release
 grep -q '^\[profile\.wasm\]' Cargo.toml && profile=wasm
@@ -66,18 +77,30 @@ if (!Array.isArray(out)) throw new Error('scan_batch did not return a list');
 console.error(`wasm check: ${JSON.parse(engine.info()).length} pack(s) compiled, ${out.length} of 2 posts with hits`);
 EOF_NODE
 printf 'wasm: %s bytes, %s gzipped\n' "$(stat -c %s "$raw")" "$(gzip -9c "$raw" | wc -c)" >&2
+else
+  say "extension/pkg is up to date with the engine's sources"
+fi
 
-say "dist/chrome, dist/firefox"
-rm -rf dist/chrome dist/firefox dist/flagpost-chrome.zip dist/flagpost-firefox.zip
-for browser in chrome firefox; do
-  out=dist/$browser
+# assemble BROWSER OUT VARIANT: copies the extension and writes its manifest.
+assemble() {
+  local browser=$1 out=$2 variant=$3
+  rm -rf "$out"
   mkdir -p "$out/extension"
   # Shipped packs are compiled into the Wasm module; the pack sources are not needed twice.
   (cd extension && tar --exclude=./packs --exclude='./icons/*.svg' -cf - .) | (cd "$out/extension" && tar -xf -)
-  node - "$browser" "$ROOT/manifest.json" "$out/manifest.json" <<'EOF'
+  local flags=$out/extension/content/build.js
+  if [ "$variant" = test ]; then
+    sed -i 's/testMarkers: false/testMarkers: true/' "$flags"
+    grep -q 'testMarkers: true' "$flags" || { echo "could not switch on test markers in $flags" >&2; exit 1; }
+  elif ! grep -q 'testMarkers: false' "$flags"; then
+    echo "$flags must have testMarkers: false in the build users install" >&2
+    exit 1
+  fi
+  node - "$browser" "$ROOT/manifest.json" "$out/manifest.json" "$variant" <<'EOF'
 const fs = require('node:fs');
-const [browser, input, output] = process.argv.slice(2);
+const [browser, input, output, variant] = process.argv.slice(2);
 const manifest = JSON.parse(fs.readFileSync(input, 'utf8'));
+if (variant === 'test') manifest.name = `${manifest.name} (test build with page markers)`;
 const worker = manifest.background.service_worker ?? manifest.background.scripts[0];
 if (browser === 'chrome') {
   manifest.background = { service_worker: worker, type: 'module' };
@@ -88,6 +111,19 @@ if (browser === 'chrome') {
 }
 fs.writeFileSync(output, JSON.stringify(manifest, null, 2) + '\n');
 EOF
-  (cd "$out" && zip -qr -X "../flagpost-$browser.zip" .)
+}
+
+say "dist/chrome, dist/firefox"
+rm -rf dist/flagpost-chrome.zip dist/flagpost-firefox.zip dist/test-markers
+for browser in chrome firefox; do
+  assemble "$browser" "dist/$browser" user
+  (cd "dist/$browser" && zip -qr -X "../flagpost-$browser.zip" .)
 done
 say "built dist/chrome, dist/firefox, dist/flagpost-chrome.zip, dist/flagpost-firefox.zip"
+if [ "${FLAGPOST_TEST_MARKERS:-0}" = 1 ]; then
+  for browser in chrome firefox; do
+    assemble "$browser" "dist/test-markers/$browser" test
+  done
+  (cd dist/test-markers/firefox && zip -qr -X ../flagpost-firefox.zip .)
+  say "built the test build with page markers: dist/test-markers/chrome, dist/test-markers/firefox"
+fi

@@ -7,10 +7,12 @@ cd "$(dirname "$0")/.."
 
 [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
 
-# Rebuild when any extension source is newer than the last build.
-stamp=dist/chrome/manifest.json
-if [ ! -f "$stamp" ] || [ -n "$(find manifest.json extension crate/src crate/Cargo.toml -newer "$stamp" -type f -not -path 'extension/pkg/*' 2>/dev/null | head -1)" ]; then
-  bash scripts/build-extension.sh || { echo "0 passed, 1 failed"; exit 1; }
+# Rebuild when any extension source is newer than the last build. The tests use the test build
+# with page markers (dist/test-markers/) and check the build users install (dist/) beside it.
+stamp=dist/test-markers/chrome/manifest.json
+if [ ! -f "$stamp" ] || [ ! -f dist/chrome/manifest.json ] ||
+  [ -n "$(find manifest.json extension crate/src crate/Cargo.toml -newer "$stamp" -type f -not -path 'extension/pkg/*' 2>/dev/null | head -1)" ]; then
+  FLAGPOST_TEST_MARKERS=1 bash scripts/build-extension.sh || { echo "0 passed, 1 failed"; exit 1; }
 fi
 
 tap=$(mktemp)

@@ -1,6 +1,9 @@
 // Shared set-up for the Chromium end-to-end tests: the built extension loaded headless into
-// a persistent context, its id and service worker, and helpers to drive its storage.
+// a persistent context, its id and service worker, and helpers to drive its storage, to read
+// the warnings' closed shadow roots and to run code in the content script's world (both over
+// the DevTools protocol, as a page cannot).
 import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
 import { execSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,7 +11,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const DIST_CHROME = path.join(REPO, 'dist', 'chrome');
+// The tests run the test build, which sets the page markers they read
+// (FLAGPOST_TEST_MARKERS=1 ./build.sh build); dist/chrome is the build users install.
+export const DIST_CHROME = path.join(REPO, 'dist', 'test-markers', 'chrome');
+export const DIST_CHROME_USER = path.join(REPO, 'dist', 'chrome');
 export const ARTIFACTS = path.join(REPO, 'tests', 'artifacts');
 
 export function chromiumPath() {
@@ -17,7 +23,7 @@ export function chromiumPath() {
 }
 
 export async function launchWithExtension(dir = DIST_CHROME) {
-  if (!fs.existsSync(path.join(dir, 'manifest.json'))) throw new Error(`${dir} is not built: run scripts/build-extension.sh`);
+  if (!fs.existsSync(path.join(dir, 'manifest.json'))) throw new Error(`${dir} is not built: run FLAGPOST_TEST_MARKERS=1 scripts/build-extension.sh`);
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flagpost-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: chromiumPath(),
@@ -98,6 +104,68 @@ export async function markers(page, { timeout = 10000, selector = '[data-expect]
     warnings: [...p.querySelectorAll('flagpost-warning')].filter((w) => w.parentElement.closest(
       '[data-expect]') === p).length,
   })));
+}
+
+async function callOnShadowRoot(cdp, objectId, fn, arg) {
+  const { node } = await cdp.send('DOM.describeNode', { objectId, depth: 1, pierce: true });
+  const root = node.shadowRoots?.[0];
+  if (!root) return { missing: 'no shadow root' };
+  const { object } = await cdp.send('DOM.resolveNode', { backendNodeId: root.backendNodeId });
+  const r = await cdp.send('Runtime.callFunctionOn', {
+    objectId: object.objectId,
+    functionDeclaration: `function (arg) { return (${fn})(this, arg); }`,
+    arguments: [{ value: arg }],
+    returnByValue: true,
+    awaitPromise: true,
+  });
+  if (r.exceptionDetails) throw new Error(`in shadow root: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
+  return { value: r.result.value, mode: root.shadowRootType };
+}
+
+// Runs fn(shadowRoot, arg) on the shadow root (open or closed) of the element that
+// `expression` (evaluated in the page) returns. Returns { value, mode } or { missing }.
+export async function inShadow(page, expression, fn, arg = null) {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const { result } = await cdp.send('Runtime.evaluate', { expression });
+    if (!result.objectId) return { missing: 'no element' };
+    return await callOnShadowRoot(cdp, result.objectId, fn, arg);
+  } finally {
+    await cdp.detach().catch(() => {});
+  }
+}
+
+// The same, on the index-th <flagpost-warning> of the test build; returns fn's value.
+export async function inWarning(page, fn, arg = null, { index = 0, within = 'document' } = {}) {
+  const out = await inShadow(page, `${within}.querySelectorAll('flagpost-warning')[${index}]`, fn, arg);
+  if (out.missing) throw new Error(`warning ${index}: ${out.missing}`);
+  assert.equal(out.mode, 'closed', 'the warning renders into a closed shadow root');
+  return out.value;
+}
+
+// Evaluates `expression` (may be a promise) in Flagpost's content-script world of the page's
+// main frame, as the content script itself would run it.
+export async function inContentScript(page, expression) {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const contexts = [];
+    cdp.on('Runtime.executionContextCreated', (e) => contexts.push(e.context));
+    await cdp.send('Runtime.enable');
+    const { frameTree } = await cdp.send('Page.getFrameTree');
+    const until = Date.now() + 5000;
+    let ctx = null;
+    while (!ctx && Date.now() < until) {
+      ctx = contexts.find((c) => c.auxData?.frameId === frameTree.frame.id && c.auxData?.isDefault === false &&
+        String(c.origin).startsWith('chrome-extension://'));
+      if (!ctx) await new Promise((r) => setTimeout(r, 50));
+    }
+    if (!ctx) throw new Error('no content-script world in this page');
+    const r = await cdp.send('Runtime.evaluate', { expression, contextId: ctx.id, awaitPromise: true, returnByValue: true });
+    if (r.exceptionDetails) return { error: r.exceptionDetails.exception?.description ?? r.exceptionDetails.text };
+    return { value: r.result.value };
+  } finally {
+    await cdp.detach().catch(() => {});
+  }
 }
 
 export function shot(page, name) {

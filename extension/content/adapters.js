@@ -7,6 +7,44 @@ const flagpostAdapters = (() => {
   const first = (el, selector) => (selector ? el.querySelector(selector) : null);
   const all = (el, selector) => Array.from(el.querySelectorAll(selector));
 
+  // closest() that continues from a shadow root to its host: posts may hold their text in
+  // open shadow roots, or sit inside one.
+  const closestComposed = (node, selector) => {
+    let el = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement ?? node.parentNode?.host;
+    while (el) {
+      const found = el.closest(selector);
+      if (found) return found;
+      el = el.getRootNode().host ?? null;
+    }
+    return null;
+  };
+
+  // Page-wide look-ups (a thread title, a group header) are made once a second per document,
+  // not once per post.
+  const cache = new WeakMap();
+  const perDocument = (doc, key, fn) => {
+    let entries = cache.get(doc);
+    if (!entries) cache.set(doc, (entries = new Map()));
+    const now = performance.now();
+    const hit = entries.get(key);
+    if (hit && now - hit.at < 1000) return hit.value;
+    const value = fn();
+    entries.set(key, { at: now, value });
+    return value;
+  };
+
+  // Optional context of a post (channel, group or thread title), as one short line of text.
+  const MAX_CONTEXT = 200;
+  const textOf = (el) => (el?.textContent ?? '').replace(/\s+/g, ' ').trim();
+  const joinContext = (...parts) => {
+    const seen = [];
+    for (const p of parts) {
+      const t = typeof p === 'string' ? p.replace(/\s+/g, ' ').trim() : textOf(p);
+      if (t && !seen.includes(t)) seen.push(t);
+    }
+    return seen.join(' — ').slice(0, MAX_CONTEXT);
+  };
+
   // Elements matching `selector` under `post` that belong to it and not to a post nested
   // inside it (a quoted tweet, a repost, a reply).
   const own = (post, selector, postSelector) =>
@@ -19,8 +57,14 @@ const flagpostAdapters = (() => {
       return found.concat(all(root, spec.postSelector));
     },
     postOf(node) {
-      const el = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement;
-      return el?.closest(spec.postSelector) ?? null;
+      return closestComposed(node, spec.postSelector);
+    },
+    contextOf(post) {
+      try {
+        return spec.context ? spec.context(post) : '';
+      } catch {
+        return '';
+      }
     },
     contentOf(post) {
       for (const selector of spec.content) {
@@ -47,6 +91,14 @@ const flagpostAdapters = (() => {
     detect: (d) => d.querySelector('.wall_post_text, .wall_reply_text, #page_wall_posts, [data-post-id] .wall_text, .wall_item .pi_text, [class*="vkitPostText"]'),
     postSelector: '.post, ._post, [data-post-id], .reply, .wall_item',
     content: ['.wall_post_text', '.wall_reply_text', '.pi_text', '[class*="vkitPostText"]', '.reply_text'],
+    // The group (or person) whose wall the post is on: the top-level post's author, else the
+    // page's own name.
+    context: (post) => {
+      const top = [...ancestors(post, '._post, .post, [data-post-id]')].pop() ?? post;
+      const doc = post.ownerDocument;
+      return joinContext(first(top, '.post_header .author, .PostHeaderTitle__authorName, .post_author .author') ??
+        perDocument(doc, 'vk', () => textOf(doc.querySelector('.page_name'))));
+    },
   });
 
   const facebook = site({
@@ -58,6 +110,15 @@ const flagpostAdapters = (() => {
       'div[dir="auto"][style*="text-align"]', 'div[dir="auto"]',
     ],
     many: false,
+    // The group the post was shared in (the group page's title), and the post's own heading
+    // (page or "person ▸ group"); a comment takes its post's.
+    context: (post) => {
+      const labelled = post.closest('[role="article"][aria-labelledby]')?.getAttribute('aria-labelledby');
+      const heading = labelled ? post.ownerDocument.getElementById(labelled.split(' ')[0]) : null;
+      const doc = post.ownerDocument;
+      const group = perDocument(doc, 'facebook', () => textOf(doc.querySelector('[role="main"] h1')));
+      return joinContext(group, heading);
+    },
   });
 
   const telegram = site({
@@ -65,6 +126,12 @@ const flagpostAdapters = (() => {
     detect: (d) => d.querySelector('.bubbles-inner .bubble, .bubble[data-mid], .messages-container .Message, .Message .text-content, .tgme_widget_message_text'),
     postSelector: '.bubble[data-mid], .bubbles-inner .bubble, .Message, .message-list-item, .tgme_widget_message',
     content: ['.translatable-message', '.text-content', '.tgme_widget_message_text', '.message'],
+    // The channel or chat: the name on the message, else the open chat's title.
+    context: (post) => joinContext(
+      first(post, '.name .peer-title, .tgme_widget_message_owner_name, .message-title, .sender-title') ??
+      perDocument(post.ownerDocument, 'telegram', () => textOf(post.ownerDocument.querySelector(
+        '.chat .topbar .peer-title, .chat-info .title, .tgme_channel_info_header_title, .ChatInfo .fullName'))),
+    ),
   });
 
   const reddit = site({
@@ -76,6 +143,22 @@ const flagpostAdapters = (() => {
       '.entry a.title, .entry .usertext-body .md',
     ],
     many: true,
+    // The subreddit; for a comment also the title of the post it is under.
+    context: (post) => {
+      const doc = post.ownerDocument;
+      if (post.localName === 'shreddit-post') {
+        return joinContext(post.getAttribute('subreddit-prefixed-name') ?? post.getAttribute('subreddit-name') ?? '');
+      }
+      if (post.localName === 'shreddit-comment') {
+        return perDocument(doc, 'reddit', () => {
+          const parent = doc.querySelector('shreddit-post');
+          return joinContext(parent?.getAttribute('subreddit-prefixed-name') ?? '', parent?.getAttribute('post-title') ?? '');
+        });
+      }
+      const sub = post.getAttribute('data-subreddit-prefixed') ?? (post.dataset.subreddit ? `r/${post.dataset.subreddit}` : '');
+      const isComment = post.dataset.type === 'comment' || post.classList.contains('comment');
+      return joinContext(sub, isComment ? perDocument(doc, 'old-reddit', () => textOf(first(doc, '#siteTable .thing.link a.title'))) : '');
+    },
   });
 
   const mastodon = site({
@@ -103,12 +186,22 @@ const flagpostAdapters = (() => {
   ];
   const MIN_TEXT = 20;
 
-  // Candidate post elements that are really controls or chrome are dropped.
-  const looksLikePost = (el) => {
-    if (el.closest('button, [role="button"], nav, header[role="banner"], footer, [role="navigation"]')) return false;
+  // Candidate post elements that are really controls or chrome are dropped. A post marked up
+  // as one is read whatever its length ("make hijra now" is short) and wherever it sits
+  // (comments in an article's <footer>); a run of similar siblings needs some text to count.
+  const looksLikePost = (el, marked = true) => {
+    if (el.closest('button, nav, header[role="banner"], [role="navigation"]')) return false;
     if (el.matches('input, textarea, select, flagpost-warning')) return false;
-    return (el.textContent?.length ?? 0) >= MIN_TEXT;
+    const length = el.textContent?.trim().length ?? 0;
+    return marked ? length > 0 : length >= MIN_TEXT;
   };
+
+  // Thread or topic titles of forum software, where the page shows one.
+  const THREAD_TITLE = [
+    '[itemtype*="DiscussionForumPosting"] [itemprop="headline"]', '.topic-title', '.thread-title',
+    '.p-title-value', '#topic-title .fancy-title', '.fancy-title', '.threadtitle', '.topictitle',
+    'h1[itemprop="headline"]', '.thread-header h1',
+  ].join(',');
 
   const signature = (el) => el.tagName + '.' + Array.from(el.classList).sort().join('.');
 
@@ -120,7 +213,7 @@ const flagpostAdapters = (() => {
     let seen = 0;
     let el = walker.currentNode;
     while (el && seen++ < limit) {
-      if (el.childElementCount >= 3 && !feeds.has(el) && !el.closest('nav, header, footer, [role="navigation"]')) {
+      if (el.childElementCount >= 3 && !feeds.has(el) && !el.closest('nav, header, [role="navigation"]')) {
         const counts = new Map();
         for (const child of el.children) {
           if ((child.textContent?.length ?? 0) < 40) continue;
@@ -149,16 +242,18 @@ const flagpostAdapters = (() => {
     usesFeeds: true,
     posts(root) {
       const out = [];
-      if (root.nodeType !== Node.ELEMENT_NODE) return out;
-      if ((root.matches(GENERIC_POSTS) || inFeed(root)) && looksLikePost(root)) out.push(root);
+      if (typeof root.querySelectorAll !== 'function') return out;
+      const element = root.nodeType === Node.ELEMENT_NODE;
+      if (element && ((root.matches(GENERIC_POSTS) && looksLikePost(root)) || (inFeed(root) && looksLikePost(root, false)))) out.push(root);
       for (const el of root.querySelectorAll(GENERIC_POSTS)) if (looksLikePost(el)) out.push(el);
       if (!out.length) {
         // No marked-up posts here: look for a feed of repeated siblings.
-        findFeeds(root);
+        const start = element ? root : (root.body ?? root.firstElementChild ?? null);
+        if (start) findFeeds(start);
         for (const [container, sig] of feeds) {
           if (!root.contains(container) && !container.contains(root)) continue;
           for (const child of container.children) {
-            if (signature(child) === sig && root.contains(child) && looksLikePost(child)) out.push(child);
+            if (signature(child) === sig && root.contains(child) && looksLikePost(child, false)) out.push(child);
             else if (child.contains(root) && signature(child) === sig) out.push(child);
           }
         }
@@ -167,12 +262,20 @@ const flagpostAdapters = (() => {
       return out.filter((el) => !isPureWrapper(el));
     },
     postOf(node) {
-      let el = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement;
-      while (el && el !== document.body) {
+      let el = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement ?? node.parentNode?.host;
+      while (el && el !== el.ownerDocument.body) {
         if ((el.matches(GENERIC_POSTS) && looksLikePost(el)) || inFeed(el)) return el;
-        el = el.parentElement;
+        el = el.parentElement ?? el.getRootNode().host ?? null;
       }
       return null;
+    },
+    contextOf(post) {
+      try {
+        const doc = post.ownerDocument;
+        return perDocument(doc, 'thread', () => joinContext(doc.querySelector(THREAD_TITLE)));
+      } catch {
+        return '';
+      }
     },
     contentOf(post) {
       for (const selector of GENERIC_CONTENT) {
@@ -191,6 +294,17 @@ const flagpostAdapters = (() => {
     if (!inner) return false;
     const ownText = flagpostText.extract([el], (n) => n !== el && (n.matches(GENERIC_POSTS) || inFeed(n))).text;
     return ownText.trim().length < MIN_TEXT;
+  }
+
+  // Ancestors of `el` (itself included) that match `selector`, nearest first.
+  function* ancestors(el, selector) {
+    let at = el;
+    while (at) {
+      const found = at.closest(selector);
+      if (!found) return;
+      yield found;
+      at = found.parentElement;
+    }
   }
 
   const specific = [x, vk, telegram, reddit, mastodon, facebook];

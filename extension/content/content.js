@@ -1,14 +1,22 @@
-// Finds posts, sends their text to the background in batches, and marks and warns on the
-// flagged ones. One MutationObserver; work is batched per frame within a time budget.
+// Finds posts, sends their text to the background in batches, and warns on the flagged ones.
+// One MutationObserver; work is batched per frame within a time budget.
+//
+// Everything lives in this closure. Nothing is put on the global object or read back from it:
+// in Chromium a page's named elements (<div id="…">) show up on the content script's
+// globalThis too, so a global flag could be set by the page to switch Flagpost off. The page
+// cannot see or change these variables. (The scripts listed before this one define their
+// modules as top-level consts, which page elements cannot shadow either; loading the same
+// files twice into one world fails at those declarations before anything runs.)
 
 (() => {
-  if (globalThis.__flagpostContentLoaded) return;
-  globalThis.__flagpostContentLoaded = true;
-
-  const api = globalThis.browser ?? globalThis.chrome;
+  // Taken at document_start (api.js): by now `chrome` and `browser` may name page elements.
+  const api = flagpostApi;
+  if (!api) return;
+  const TEST_MARKERS = flagpostBuild.testMarkers === true;
+  const HOST_TAG = TEST_MARKERS ? 'flagpost-warning' : 'div';
   const FRAME_BUDGET_MS = 6;
   const MAX_BATCH_POSTS = 100;
-  const HIGHLIGHT_NAME = 'flagpost-match';
+  const MAX_REDRAWS = 3; // how often a warning the page removed is put back
 
   let enabled = false;
   let mode = 'banner';
@@ -18,10 +26,14 @@
   let lastUrl = location.href;
 
   const records = new WeakMap(); // post element → what we know about it
+  const hosts = new WeakMap(); // our warning hosts → their post
   const flaggedPosts = new Set();
+  const markedPosts = new Set(); // posts carrying test markers (test build only)
   const pendingRoots = new Set(); // added subtrees to search for posts
   const changedNodes = new Set(); // nodes whose enclosing post's text may have changed
   const pendingPosts = new Set();
+  const observedRoots = new WeakSet(); // shadow roots and frame documents we observe
+  const watchedFrames = new WeakSet();
   const outbox = [];
   const inflight = new Map();
   let batchSeq = 0;
@@ -30,16 +42,9 @@
   let port = null;
   let cursor = -1;
   let countTimer = 0;
+  let retryTimer = 0;
 
-  let highlight = null;
-  try {
-    if (typeof Highlight === 'function' && globalThis.CSS?.highlights) {
-      highlight = new Highlight();
-      CSS.highlights.set(HIGHLIGHT_NAME, highlight);
-    }
-  } catch {
-    highlight = null; // No Custom Highlight API: the warning still lists the matched words.
-  }
+  const isOurs = (node) => node.nodeType === Node.ELEMENT_NODE && hosts.has(node);
 
   // ---- background connection ----
 
@@ -54,20 +59,22 @@
     port.onDisconnect.addListener(() => {
       port = null;
       // A stopped worker loses the batches it had; scan those posts again on reconnect.
-      for (const entries of inflight.values()) {
-        for (const e of entries) {
-          const rec = records.get(e.post);
-          if (rec && rec.seq === e.seq) {
-            rec.text = null;
-            pendingPosts.add(e.post);
-          }
-        }
-      }
+      requeue([...inflight.values()].flat());
       inflight.clear();
       if (pendingPosts.size && enabled) setTimeout(schedule, 50);
     });
     port.postMessage({ type: 'hello' });
     return port;
+  }
+
+  function requeue(entries) {
+    for (const e of entries) {
+      const rec = records.get(e.post);
+      if (rec && rec.seq === e.seq) {
+        rec.text = null;
+        pendingPosts.add(e.post);
+      }
+    }
   }
 
   function send(msg) {
@@ -85,8 +92,9 @@
   function onPortMessage(msg) {
     if (!msg || typeof msg !== 'object') return;
     if (msg.type === 'config') {
-      const modeChanged = msg.mode !== mode;
-      mode = ['banner', 'blur', 'highlight'].includes(msg.mode) ? msg.mode : 'banner';
+      const next = ['banner', 'blur', 'highlight'].includes(msg.mode) ? msg.mode : 'banner';
+      const modeChanged = next !== mode;
+      mode = next;
       if (msg.enabled && !enabled) start();
       else if (!msg.enabled && enabled) stop();
       else if (enabled && modeChanged) redrawAll();
@@ -95,7 +103,7 @@
     } else if (msg.type === 'rescan') {
       generation += 1;
       if (enabled) {
-        pendingRoots.add(document.body);
+        pendingRoots.add(document.body ?? document.documentElement);
         schedule();
       }
     }
@@ -110,31 +118,85 @@
     else requestAnimationFrame(flush);
   }
 
+  const OBSERVE = { childList: true, subtree: true, characterData: true };
+
   const observer = new MutationObserver((mutations) => {
     for (const m of mutations) {
       if (m.type === 'characterData') {
         changedNodes.add(m.target);
         continue;
       }
-      if (isOurs(m.target)) continue;
+      let changed = false;
       for (const node of m.addedNodes) {
         if (node.nodeType === Node.ELEMENT_NODE) {
-          if (node.localName !== 'flagpost-warning') pendingRoots.add(node);
+          if (!isOurs(node)) pendingRoots.add(node);
         } else if (node.nodeType === Node.TEXT_NODE) {
-          changedNodes.add(m.target);
+          changed = true;
         }
       }
       for (const node of m.removedNodes) {
-        if (node.nodeType === Node.ELEMENT_NODE && node.localName === 'flagpost-warning') continue;
-        changedNodes.add(m.target);
-        break;
+        if (isOurs(node)) onHostRemoved(node);
+        else changed = true;
       }
+      if (changed) changedNodes.add(m.target);
     }
     schedule();
   });
 
-  function isOurs(node) {
-    return node.nodeType === Node.ELEMENT_NODE && node.localName === 'flagpost-warning';
+  // A warning the page took out is put back (a few times: a page that keeps removing it
+  // must not keep us busy).
+  function onHostRemoved(host) {
+    const post = hosts.get(host);
+    const rec = post && records.get(post);
+    if (!rec || rec.view?.host !== host || rec.removing) return;
+    if (!post.isConnected || rec.dismissed || !rec.verdict) return;
+    if (rec.redraws >= MAX_REDRAWS) return;
+    rec.redraws += 1;
+    queueMicrotask(() => {
+      if (post.isConnected && rec.view?.host === host && !host.isConnected) safely(() => draw(post, rec));
+    });
+  }
+
+  // Shadow roots and same-origin frames hold text a reader sees: search and observe them too.
+  function observeRoot(root) {
+    if (observedRoots.has(root)) return;
+    observedRoots.add(root);
+    observer.observe(root, OBSERVE);
+    pendingRoots.add(root);
+  }
+
+  function watchFrame(frame) {
+    if (!watchedFrames.has(frame)) {
+      watchedFrames.add(frame);
+      frame.addEventListener('load', () => {
+        if (enabled) {
+          watchFrame(frame);
+          schedule();
+        }
+      });
+    }
+    let doc = null;
+    try {
+      doc = frame.contentDocument; // null for frames of another origin
+    } catch {
+      doc = null;
+    }
+    if (doc?.documentElement && !observedRoots.has(doc)) {
+      observedRoots.add(doc);
+      observer.observe(doc.documentElement, OBSERVE);
+      pendingRoots.add(doc.body ?? doc.documentElement);
+    }
+  }
+
+  function discover(root) {
+    const start = root.nodeType === Node.ELEMENT_NODE ? root : root.firstElementChild;
+    if (!start) return;
+    const walker = (root.ownerDocument ?? root).createTreeWalker(root, NodeFilter.SHOW_ELEMENT);
+    for (let el = walker.currentNode; el; el = walker.nextNode()) {
+      if (el.nodeType !== Node.ELEMENT_NODE) continue;
+      if (el.shadowRoot && !isOurs(el)) observeRoot(el.shadowRoot);
+      if (el.localName === 'iframe' || el.localName === 'frame') watchFrame(el);
+    }
   }
 
   function maybeRedetect(now) {
@@ -159,20 +221,24 @@
     for (const node of changedNodes) {
       changedNodes.delete(node);
       if (!node.isConnected) continue;
-      const post = adapter.postOf(node);
+      const post = safely(() => adapter.postOf(node));
       if (post) pendingPosts.add(post);
     }
     for (const root of pendingRoots) {
       pendingRoots.delete(root);
       if (!root.isConnected) continue;
-      for (const post of adapter.posts(root)) pendingPosts.add(post);
-      const up = root.parentElement && adapter.postOf(root.parentElement);
-      if (up) pendingPosts.add(up);
+      safely(() => {
+        discover(root);
+        for (const post of adapter.posts(root)) pendingPosts.add(post);
+        const parent = root.parentElement ?? root.host;
+        const up = parent && adapter.postOf(parent);
+        if (up) pendingPosts.add(up);
+      });
       if (performance.now() > deadline) break;
     }
     for (const post of pendingPosts) {
       pendingPosts.delete(post);
-      if (post.isConnected) prepare(post);
+      if (post.isConnected) safely(() => prepare(post));
       if (outbox.length >= MAX_BATCH_POSTS) sendBatch();
       if (performance.now() > deadline) break;
     }
@@ -180,26 +246,37 @@
     if (pendingRoots.size || pendingPosts.size || changedNodes.size) schedule();
   }
 
+  // One post's failure (a page that breaks some DOM call on it) never stops the others.
+  function safely(fn) {
+    try {
+      return fn();
+    } catch {
+      return undefined;
+    }
+  }
+
   // Reads a post's text and queues it when it is new or changed.
   function prepare(post) {
     const contents = adapter.contentOf(post);
     if (!contents.length) return;
-    const extracted = flagpostText.extract(contents, (el) => el !== post && adapter.exclude(el));
+    const extracted = flagpostText.extract(contents, (el) => isOurs(el) || (el !== post && adapter.exclude(el)));
     const text = extracted.text;
+    const context = adapter.contextOf(post) ?? '';
     let rec = records.get(post);
-    if (rec && rec.text === text && rec.generation === generation) return;
+    if (rec && rec.text === text && rec.context === context && rec.generation === generation) return;
     if (!text.trim()) return;
     if (!rec) {
-      rec = { seq: 0, text: null, generation, extracted: null, contents: null, verdict: null,
-        warning: null, ranges: [], dismissed: false, revealed: false, flaggedAt: 0 };
+      rec = { seq: 0, text: null, context: '', generation, extracted: null, contents: null, verdict: null,
+        view: null, dismissed: false, revealed: false, flaggedAt: 0, redraws: 0, removing: false };
       records.set(post, rec);
     }
     rec.seq += 1;
     rec.text = text;
+    rec.context = context;
     rec.generation = generation;
     rec.extracted = extracted;
     rec.contents = contents;
-    outbox.push({ post, seq: rec.seq, text });
+    outbox.push({ post, seq: rec.seq, text, context });
   }
 
   function sendBatch() {
@@ -207,7 +284,9 @@
     const entries = outbox.splice(0, outbox.length);
     const id = ++batchSeq;
     inflight.set(id, entries);
-    if (!send({ type: 'scan', id, texts: entries.map((e) => e.text) })) {
+    const msg = { type: 'scan', id, texts: entries.map((e) => e.text) };
+    if (entries.some((e) => e.context)) msg.contexts = entries.map((e) => e.context);
+    if (!send(msg)) {
       inflight.delete(id);
       for (const e of entries) {
         const rec = records.get(e.post);
@@ -222,25 +301,54 @@
     const entries = inflight.get(msg.id);
     if (!entries) return;
     inflight.delete(msg.id);
+    if (msg.error === 'busy') {
+      // The background is scanning a lot for this tab: try these posts again shortly.
+      requeue(entries);
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(schedule, 250);
+      return;
+    }
     const byIndex = new Map();
     for (const r of msg.results) if (r && Number.isInteger(r.i)) byIndex.set(r.i, r);
     entries.forEach((entry, i) => {
       const rec = records.get(entry.post);
       if (!rec || rec.seq !== entry.seq || !enabled) return; // a newer scan of this post is coming
       const result = byIndex.get(i);
-      if (result?.flagged && Array.isArray(result.rules) && result.rules.length) markFlagged(entry.post, rec, result);
-      else markClean(entry.post, rec);
+      safely(() => {
+        if (result?.flagged && Array.isArray(result.rules) && result.rules.length) markFlagged(entry.post, rec, result);
+        else markClean(entry.post, rec);
+      });
     });
     scheduleCount();
+  }
+
+  // Page-readable markers for end-to-end tests; the build users install sets none.
+  function setMarkers(post, verdict) {
+    if (!TEST_MARKERS) return;
+    markedPosts.add(post);
+    if (!verdict) {
+      post.setAttribute('data-flagpost', 'clean');
+      post.removeAttribute('data-flagpost-rules');
+      post.removeAttribute('data-flagpost-score');
+      return;
+    }
+    post.setAttribute('data-flagpost', 'flagged');
+    post.setAttribute('data-flagpost-rules', [...new Set(verdict.rules.map((r) => r.id))].join(' '));
+    post.setAttribute('data-flagpost-score', String(Math.round(verdict.score * 1000) / 1000));
+  }
+
+  function clearMarkers(post) {
+    if (!TEST_MARKERS) return;
+    post.removeAttribute('data-flagpost');
+    post.removeAttribute('data-flagpost-rules');
+    post.removeAttribute('data-flagpost-score');
   }
 
   function markClean(post, rec) {
     clearDrawing(rec);
     rec.verdict = null;
     flaggedPosts.delete(post);
-    post.dataset.flagpost = 'clean';
-    delete post.dataset.flagpostRules;
-    delete post.dataset.flagpostScore;
+    setMarkers(post, null);
   }
 
   function markFlagged(post, rec, result) {
@@ -249,9 +357,7 @@
     rec.flaggedAt ||= Date.now();
     if (!same) rec.dismissed = false;
     flaggedPosts.add(post);
-    post.dataset.flagpost = 'flagged';
-    post.dataset.flagpostRules = [...new Set(result.rules.map((r) => r.id))].join(' ');
-    post.dataset.flagpostScore = String(Math.round(result.score * 1000) / 1000);
+    setMarkers(post, rec.verdict);
     draw(post, rec);
   }
 
@@ -262,13 +368,13 @@
   // ---- drawing ----
 
   function clearDrawing(rec) {
-    rec.warning?.remove();
-    rec.warning = null;
-    if (highlight) for (const r of rec.ranges) highlight.delete(r);
-    rec.ranges = [];
-    for (const c of rec.contents ?? []) {
-      c.removeAttribute('data-flagpost-blur');
-      c.removeAttribute('data-flagpost-outline');
+    if (!rec.view) return;
+    rec.removing = true;
+    try {
+      rec.view.destroy();
+    } finally {
+      rec.removing = false;
+      rec.view = null;
     }
   }
 
@@ -276,60 +382,36 @@
     clearDrawing(rec);
     if (rec.dismissed) return;
     const anchor = rec.contents[0];
-    if (highlight) {
-      const spans = rec.verdict.rules.flatMap((r) => r.spans);
-      rec.ranges = flagpostText.ranges(rec.extracted, spans);
-      for (const r of rec.ranges) highlight.add(r);
-    }
-    if (mode === 'highlight') {
-      for (const c of rec.contents) c.setAttribute('data-flagpost-outline', '');
-      return;
-    }
-    const warning = flagpostWarning.create({ text: rec.text, verdict: rec.verdict }, mode, anchor, {
-      onDismiss: () => {
-        rec.dismissed = true;
-        clearDrawing(rec);
-        (rec.contents[0] ?? post).focus?.({ preventScroll: true });
+    const view = flagpostWarning.create(
+      { text: rec.text, verdict: rec.verdict, extracted: rec.extracted, contents: rec.contents },
+      mode,
+      {
+        tag: HOST_TAG,
+        revealed: rec.revealed,
+        handlers: {
+          onDismiss: () => {
+            rec.dismissed = true;
+            clearDrawing(rec);
+            (rec.contents[0] ?? post).focus?.({ preventScroll: true });
+          },
+          onReveal: () => {
+            rec.revealed = true;
+          },
+        },
       },
-      onReveal: () => reveal(rec),
-    });
-    if (anchor.slot) warning.slot = anchor.slot;
-    if (anchor === post) post.prepend(warning);
-    else anchor.before(warning);
-    rec.warning = warning;
-    if (mode === 'blur' && !rec.revealed) {
-      for (const c of rec.contents) {
-        c.setAttribute('data-flagpost-blur', '');
-        c.addEventListener('click', onBlurredClick, { capture: true });
-      }
-    }
-  }
-
-  function reveal(rec) {
-    rec.revealed = true;
-    for (const c of rec.contents ?? []) {
-      c.removeAttribute('data-flagpost-blur');
-      c.removeEventListener('click', onBlurredClick, { capture: true });
-    }
-    rec.warning?.shadowRoot?.querySelector('.reveal')?.remove();
-  }
-
-  // "Blur until clicked": the first click on blurred text reveals it and goes no further.
-  function onBlurredClick(event) {
-    const content = event.currentTarget;
-    if (!content.hasAttribute('data-flagpost-blur')) return;
-    event.preventDefault();
-    event.stopPropagation();
-    const post = adapter.postOf(content) ?? content;
-    const rec = records.get(post);
-    if (rec) reveal(rec);
-    else content.removeAttribute('data-flagpost-blur');
+    );
+    hosts.set(view.host, post);
+    if (anchor.slot) view.host.slot = anchor.slot;
+    if (anchor === post) post.prepend(view.host);
+    else anchor.before(view.host);
+    rec.view = view;
+    view.attached();
   }
 
   function redrawAll() {
     for (const post of flaggedPosts) {
       const rec = records.get(post);
-      if (rec?.verdict && post.isConnected) draw(post, rec);
+      if (rec?.verdict && post.isConnected) safely(() => draw(post, rec));
     }
   }
 
@@ -338,7 +420,7 @@
   function start() {
     enabled = true;
     if (!observing) {
-      observer.observe(document.documentElement, { childList: true, subtree: true, characterData: true });
+      observer.observe(document.documentElement, OBSERVE);
       observing = true;
     }
     pendingRoots.add(document.body ?? document.documentElement);
@@ -352,18 +434,16 @@
     pendingRoots.clear();
     pendingPosts.clear();
     changedNodes.clear();
-    for (const el of document.querySelectorAll('[data-flagpost]')) {
-      const rec = records.get(el);
+    for (const post of new Set([...flaggedPosts, ...markedPosts])) {
+      const rec = records.get(post);
       if (rec) {
-        clearDrawing(rec);
-        records.delete(el);
+        safely(() => clearDrawing(rec));
+        records.delete(post);
       }
-      el.removeAttribute('data-flagpost');
-      el.removeAttribute('data-flagpost-rules');
-      el.removeAttribute('data-flagpost-score');
+      safely(() => clearMarkers(post));
     }
+    markedPosts.clear();
     flaggedPosts.clear();
-    highlight?.clear();
     scheduleCount();
   }
 
@@ -391,7 +471,7 @@
   function focusPost(post) {
     const rec = records.get(post);
     post.scrollIntoView({ block: 'center', behavior: 'instant' });
-    const target = rec?.warning?.shadowRoot?.querySelector('button') ?? post;
+    const target = rec?.view?.focusTarget() ?? post;
     if (target === post && !post.hasAttribute('tabindex')) post.setAttribute('tabindex', '-1');
     target.focus({ preventScroll: true });
   }
@@ -402,6 +482,7 @@
     return {
       index,
       text: rec.text,
+      context: rec.context || undefined,
       score: v.score,
       truncated: !!v.truncated,
       flaggedAt: new Date(rec.flaggedAt).toISOString(),

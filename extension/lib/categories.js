@@ -1,5 +1,6 @@
 // Plain names for rule categories, shared by the warning (content script) and the popup.
-// A classic script: it defines one global so both can load it.
+// A classic script: its top-level const is in the script scope both can read, and is not a
+// property of the global object (which a page's named elements could stand in for).
 
 /* exported flagpostCategoryName */
 const flagpostCategoryName = (() => {
@@ -19,4 +20,3 @@ const flagpostCategoryName = (() => {
     return words.charAt(0).toUpperCase() + words.slice(1);
   };
 })();
-globalThis.flagpostCategoryName = flagpostCategoryName;

@@ -1,8 +1,10 @@
 // Loads the Wasm engine and compiles the enabled packs. Used by the background and by
 // extension pages (options playground, pack import), never by content scripts.
 
-import init, { WasmEngine, check_pack, shipped_packs, pack_summaries } from '../pkg/flagpost.js';
+import init, * as wasm from '../pkg/flagpost.js';
 import { packStateOf } from './storage.js';
+
+const { WasmEngine, check_pack, shipped_packs, pack_summaries } = wasm;
 
 let wasmReady = null;
 
@@ -53,12 +55,13 @@ export function activePacks(state, all = listPacks(state)) {
 
 // Every pack source, shipped first, without parsing any of them.
 export function allSources(state) {
-  return [...shippedPacks(), ...state.userPacks].map(({ name, source }) => ({ name, source }));
+  return [
+    ...shippedPacks().map(({ name, source }) => ({ name, source, shipped: true })),
+    ...state.userPacks.map(({ name, source }) => ({ name, source, shipped: false })),
+  ];
 }
 
-// Compiles packs in one pass inside the engine (each parsed once): switched-off packs are
-// left out by id and an imported pack replaces a shipped one with the same id.
-export function compileAll(state, sources = allSources(state)) {
+export function allOptions(state) {
   const disabledRules = [];
   const shadowPacks = [];
   const disabledPacks = [];
@@ -67,7 +70,46 @@ export function compileAll(state, sources = allSources(state)) {
     if (st.shadow) shadowPacks.push(id);
     if (!st.enabled) disabledPacks.push(id);
   }
-  return build(sources, { disabledRules, shadowPacks, disabledPacks, threshold: state.settings.threshold });
+  return { disabledRules, shadowPacks, disabledPacks, threshold: state.settings.threshold };
+}
+
+// Compiles packs in one pass inside the engine (each parsed once): switched-off packs are
+// left out by id and an imported pack replaces a shipped one with the same id.
+//
+// When the set does not compile, packs are compiled again one at a time, in order (shipped
+// first, then imports oldest first), and each pack that still compiles beside those already
+// kept is kept: one bad or oversized pack never takes the others down with it. Returns
+// { engine, info, failed: [{ name, id, version, shipped, errors }] } or, when nothing at all
+// compiles, { errors, failed }.
+export function compileAll(state, sources = allSources(state)) {
+  const options = allOptions(state);
+  const whole = build(sources, options);
+  if (!whole.errors) return { ...whole, failed: [] };
+  const names = summarize(sources);
+  const kept = [];
+  const failed = [];
+  sources.forEach((source, i) => {
+    const trial = build([...kept, source], options);
+    if (trial.errors) {
+      const summary = names[i] ?? {};
+      failed.push({ name: source.name, id: summary.id ?? null, version: summary.version ?? null, shipped: !!source.shipped, errors: trial.errors });
+    } else {
+      kept.push(source);
+      trial.engine.free();
+    }
+  });
+  const built = build(kept, options);
+  if (built.errors) return { errors: built.errors, failed };
+  return { ...built, failed };
+}
+
+// One line per failed pack, for people: "mine.toml (mine 1.0.0): file:line:col: what is wrong".
+export function describeFailures(failed) {
+  return failed.map((f) => {
+    const label = f.id ? `${f.name} (${f.id}${f.version ? ` ${f.version}` : ''})` : f.name;
+    const reasons = (f.errors ?? []).map((e) => e.display ?? e.message ?? String(e));
+    return `${label}: ${reasons.slice(0, 3).join('; ')}${reasons.length > 3 ? ` (and ${reasons.length - 3} more)` : ''}`;
+  });
 }
 
 // Compiles the given packs; returns { engine, info } or { errors } (with line and column).
@@ -89,12 +131,31 @@ function build(packs, options) {
   }
 }
 
-// Posts are joined with U+001E; the same character inside a post becomes a space, which keeps
-// every UTF-16 offset in place.
+// Posts are joined with U+001E. A post with context (its channel, group or thread title) is
+// written as context + U+001F + text; span offsets in verdicts refer to the text alone. Either
+// separator inside a context or a text becomes a space, which keeps every UTF-16 offset in place.
 export const SEPARATOR = '\u001e';
+export const CONTEXT_SEPARATOR = '\u001f';
+const SEPARATORS = /[\u001e\u001f]/g;
 
-export function joinPosts(texts) {
-  return texts.map((t) => (t.includes(SEPARATOR) ? t.replaceAll(SEPARATOR, ' ') : t)).join(SEPARATOR);
+const clean = (s) => (s.includes(SEPARATOR) || s.includes(CONTEXT_SEPARATOR) ? s.replace(SEPARATORS, ' ') : s);
+
+export function joinPosts(texts, contexts = null) {
+  return texts.map((t, i) => {
+    const context = contexts?.[i];
+    return context ? clean(context) + CONTEXT_SEPARATOR + clean(t) : clean(t);
+  }).join(SEPARATOR);
+}
+
+// Whether the loaded engine reads a post's context before U+001F (and counts spans in the text
+// after it). An engine that does not would read the context as part of the text and shift
+// every span, so contexts are only sent to one that says it does.
+export function engineTakesContext(module = wasm) {
+  try {
+    return typeof module.context_separator === 'function' && module.context_separator() === CONTEXT_SEPARATOR;
+  } catch {
+    return false;
+  }
 }
 
 // Compact batch verdicts → per-post results that content scripts can render without the

@@ -7,6 +7,13 @@
 //   packState    { [packId]: { enabled, shadow, disabledRules: [ruleId] } }
 //   marks        { [key]: { text, url, label, rules, packs, time } }  — moderator labels
 //   shadowCounts { [packId + "/" + ruleId]: number }
+//
+// Data written by a newer version of Flagpost (a higher schema number, e.g. after a downgrade
+// or from a synced profile) is read as far as this version understands it and never written
+// back in an older form: no migration, no lowered schema number, and fields this version does
+// not know are carried along untouched in every object it saves.
+
+import { api, isQuotaError } from './browser.js';
 
 export const SCHEMA_VERSION = 2;
 export const MODES = ['banner', 'blur', 'highlight'];
@@ -16,8 +23,6 @@ export const DEFAULT_SETTINGS = Object.freeze({
   threshold: null,
   disabledSites: [],
 });
-
-const api = globalThis.browser ?? globalThis.chrome;
 
 // Each step takes the raw stored object of version N and returns version N + 1.
 const MIGRATIONS = {
@@ -47,7 +52,7 @@ function cleanSettings(raw) {
   const disabledSites = Array.isArray(s.disabledSites)
     ? [...new Set(s.disabledSites.filter((h) => typeof h === 'string' && h.length > 0 && h.length < 256))]
     : [];
-  return { mode, threshold, disabledSites };
+  return { ...s, mode, threshold, disabledSites };
 }
 
 // A user pack is kept whenever its source text survives, whatever else is wrong with it:
@@ -59,7 +64,7 @@ function cleanUserPacks(raw) {
     if (typeof p === 'string') { out.push({ name: 'imported.toml', source: p, importedAt: 0 }); continue; }
     if (!isObject(p) || typeof p.source !== 'string') continue;
     const name = typeof p.name === 'string' && /\.(toml|json)$/i.test(p.name) ? p.name : 'imported.toml';
-    out.push({ name, source: p.source, importedAt: Number(p.importedAt) || 0 });
+    out.push({ ...p, name, source: p.source, importedAt: Number(p.importedAt) || 0 });
   }
   return out;
 }
@@ -70,6 +75,7 @@ function cleanPackState(raw) {
   for (const [id, st] of Object.entries(raw)) {
     if (!isObject(st)) continue;
     out[id] = {
+      ...st,
       enabled: st.enabled !== false,
       shadow: st.shadow === true,
       disabledRules: Array.isArray(st.disabledRules) ? st.disabledRules.filter((r) => typeof r === 'string') : [],
@@ -87,10 +93,20 @@ function cleanMarks(raw) {
   return out;
 }
 
+// The schema number stored data says it has: 1 for data from before schema numbers, the
+// current one for empty storage.
+export function storedSchema(raw) {
+  if (!isObject(raw)) return SCHEMA_VERSION;
+  if (Number.isInteger(raw.schema)) return raw.schema;
+  return Object.keys(raw).length ? 1 : SCHEMA_VERSION;
+}
+
 // Brings any stored object (old schema, newer schema, partly corrupt) to a usable state.
+// `schema` in the result is the stored one when that is newer than this version's.
 export function normalize(raw) {
   let data = isObject(raw) ? { ...raw } : {};
-  let version = Number.isInteger(data.schema) ? data.schema : (Object.keys(data).length ? 1 : SCHEMA_VERSION);
+  let version = storedSchema(data);
+  const newer = version > SCHEMA_VERSION;
   while (version < SCHEMA_VERSION && MIGRATIONS[version]) {
     try {
       data = MIGRATIONS[version](data);
@@ -100,7 +116,7 @@ export function normalize(raw) {
     version += 1;
   }
   return {
-    schema: SCHEMA_VERSION,
+    schema: newer ? version : SCHEMA_VERSION,
     settings: cleanSettings(data.settings),
     userPacks: cleanUserPacks(data.userPacks),
     packState: cleanPackState(data.packState),
@@ -109,22 +125,23 @@ export function normalize(raw) {
   };
 }
 
-export async function loadState() {
+export async function loadState(area = api.storage.local) {
   let raw = {};
   try {
-    raw = await api.storage.local.get(null);
+    raw = await area.get(null);
   } catch {
     raw = {};
   }
   const state = normalize(raw);
   // Empty storage needs no write (defaults are implied); only migrated data is written back,
-  // so a first start never races with the user's own first save.
-  if (Object.keys(raw).length && raw.schema !== SCHEMA_VERSION) {
+  // so a first start never races with the user's own first save. Data of a newer schema is
+  // never rewritten.
+  if (Object.keys(raw).length && storedSchema(raw) < SCHEMA_VERSION) {
     // Write the migrated form back; old keys that migrations folded in are removed.
     try {
-      await api.storage.local.set(state);
+      await area.set(state);
       const stale = Object.keys(raw).filter((k) => !(k in state));
-      if (stale.length) await api.storage.local.remove(stale);
+      if (stale.length) await area.remove(stale);
     } catch {
       // Read-only or full storage: run on the in-memory state.
     }
@@ -132,8 +149,29 @@ export async function loadState() {
   return state;
 }
 
-export async function save(partial) {
-  await api.storage.local.set({ schema: SCHEMA_VERSION, ...partial });
+// Writes some keys. The schema number is set to this version's unless the stored one is newer.
+// Throws what storage throws (a full storage's quota error among them): see saveOrExplain.
+export async function save(partial, area = api.storage.local) {
+  const { schema } = await area.get('schema');
+  const out = { ...partial };
+  if (!(Number.isInteger(schema) && schema > SCHEMA_VERSION)) out.schema = SCHEMA_VERSION;
+  else delete out.schema;
+  await area.set(out);
+}
+
+// Like save(), but returns null when it worked and a sentence for people when it did not
+// (storage full, or any other refusal), so pages can show it instead of failing silently.
+export async function saveOrExplain(partial, area = api.storage.local) {
+  try {
+    await save(partial, area);
+    return null;
+  } catch (e) {
+    const detail = String(e?.message ?? e);
+    if (isQuotaError(e)) {
+      return `Not saved: the extension's storage is full (${detail}). Delete imported packs or export and clear marks, then try again.`;
+    }
+    return `Not saved: ${detail}`;
+  }
 }
 
 export function packStateOf(state, packId) {

@@ -1,15 +1,15 @@
 // Options: display mode, threshold, sites, rule packs (import, export, delete, per-pack and
 // per-rule switches, count-only mode) and a playground for rule authors.
 
-import { loadState, save, packStateOf, MODES } from '../lib/storage.js';
-import { loadWasm, listPacks, checkPack, compile } from '../lib/engine.js';
+import { loadState, saveOrExplain, packStateOf, MODES } from '../lib/storage.js';
+import { loadWasm, listPacks, checkPack, compile, compileAll, describeFailures } from '../lib/engine.js';
 import { download } from '../lib/export.js';
-
-const api = globalThis.browser ?? globalThis.chrome;
+import { api } from '../lib/browser.js';
 const $ = (id) => document.getElementById(id);
 
 let state = null;
 let packs = [];
+let failedPacks = new Map(); // file name → why the background could not use it
 let playgroundEngine = null;
 const rulesCache = new Map(); // pack source → rule list
 const openRuleLists = new Set(); // packs whose rule list is expanded, kept across re-renders
@@ -25,9 +25,19 @@ function el(tag, props = {}, children = []) {
   return node;
 }
 
-function flash(message) {
-  $('saved').textContent = message;
-  setTimeout(() => { if ($('saved').textContent === message) $('saved').textContent = ''; }, 2500);
+function flash(message, { error = false } = {}) {
+  const box = $('saved');
+  box.textContent = message;
+  box.className = error ? 'error' : 'muted';
+  if (!error) setTimeout(() => { if (box.textContent === message) box.textContent = ''; }, 2500);
+}
+
+// Saves some keys; a refusal (storage full among them) is shown instead of lost.
+async function store(partial, done = 'Saved') {
+  const problem = await saveOrExplain(partial);
+  if (problem) flash(problem, { error: true });
+  else flash(done);
+  return !problem;
 }
 
 function errorList(errors) {
@@ -54,8 +64,7 @@ function renderSites() {
 
 async function saveSettings(patch) {
   state.settings = { ...state.settings, ...patch };
-  await save({ settings: state.settings });
-  flash('Saved');
+  await store({ settings: state.settings });
 }
 
 // ---- packs ----
@@ -69,10 +78,32 @@ function rulesOf(pack) {
   return rulesCache.get(pack.source);
 }
 
+// Switching a pack on is checked first: the packs in use with it must still compile within
+// the engine's limits, or it stays off and the reason is shown.
 async function setPackState(id, patch) {
-  state.packState = { ...state.packState, [id]: { ...packStateOf(state, id), ...patch } };
-  await save({ packState: state.packState });
-  flash('Saved');
+  const packState = { ...state.packState, [id]: { ...packStateOf(state, id), ...patch } };
+  if (patch.enabled === true) {
+    const built = compileAll({ ...state, packState });
+    built.engine?.free();
+    const before = new Set(failedNames(compileAll(state)));
+    const pack = packs.find((p) => p.id === id);
+    const fresh = (built.failed ?? []).filter((f) => !before.has(f.name) || f.name === pack?.name);
+    const mine = fresh.find((f) => f.id === id) ?? fresh[0];
+    if (built.errors || mine) {
+      const why = mine ? describeFailures([mine])[0] : (built.errors ?? []).map((e) => e.display).join('; ');
+      flash(`${id} was not switched on: with the packs in use it does not compile. ${why}`, { error: true });
+      renderPacks();
+      return false;
+    }
+  }
+  state.packState = packState;
+  return store({ packState });
+}
+
+function failedNames(built) {
+  const names = (built.failed ?? []).map((f) => f.name);
+  built.engine?.free();
+  return names;
 }
 
 function renderPacks() {
@@ -85,6 +116,7 @@ function renderPacks() {
     }
     const st = packStateOf(state, pack.id);
     const info = rulesOf(pack);
+    const failure = !pack.shipped && failedPacks.get(state.userPacks[pack.userIndex]?.name);
     const enabled = el('input', { type: 'checkbox', class: 'pack-enabled', checked: st.enabled && !pack.replaced, disabled: pack.replaced });
     enabled.addEventListener('change', () => setPackState(pack.id, { enabled: enabled.checked }));
     const shadow = el('input', { type: 'checkbox', class: 'pack-shadow', checked: st.shadow });
@@ -96,9 +128,8 @@ function renderPacks() {
       const del = el('button', { type: 'button', class: 'delete', text: 'Delete' });
       del.addEventListener('click', async () => {
         if (!confirm(`Delete the imported pack ${pack.id} ${pack.version}?`)) return;
-        state.userPacks = state.userPacks.filter((_, i) => i !== pack.userIndex);
-        await save({ userPacks: state.userPacks });
-        flash('Deleted');
+        const userPacks = state.userPacks.filter((_, i) => i !== pack.userIndex);
+        if (await store({ userPacks }, 'Deleted')) state.userPacks = userPacks;
       });
       actions.append(del);
     }
@@ -111,6 +142,7 @@ function renderPacks() {
       actions,
     ]);
     const box = el('div', { class: 'pack', 'data-pack': pack.id, 'data-origin': pack.shipped ? 'shipped' : 'imported' }, [head]);
+    if (failure) box.append(el('p', { class: 'pack-error error', text: `This pack is not in use: ${failure}` }));
     if (info) {
       box.append(el('div', { class: 'muted', text: `${info.description} · ${info.languages.join(', ')} · ${info.license} · threshold ${info.threshold} · ${info.rules.length} rules` }));
       const table = el('table', { class: 'rules' }, [el('tr', {}, ['On', 'Rule', 'Category', 'Severity', 'Weight', 'Counted', 'Description']
@@ -162,16 +194,23 @@ async function importFile(file) {
   }
   // An imported pack with the same id as an earlier import replaces it.
   const keep = packs.filter((p) => !p.shipped && p.id !== check.pack.id).map((p) => state.userPacks[p.userIndex]);
-  const userPacks = [...keep, { name, source, importedAt: Date.now() }];
-  const all = listPacks({ ...state, userPacks });
-  const built = compile({ ...state, userPacks }, all.filter((p) => p.id && !p.replaced && packStateOf(state, p.id).enabled));
-  if (built.errors) {
-    out.append(el('p', { class: 'error', text: `${name} cannot be used with the other packs; nothing changed.` }), errorList(built.errors));
+  const entry = { name, source, importedAt: Date.now() };
+  const userPacks = [...keep, entry];
+  // It must compile beside the packs in use (within the engine's limits for all of them).
+  const built = compileAll({ ...state, userPacks });
+  built.engine?.free();
+  const mine = (built.failed ?? []).find((f) => !f.shipped && f.name === name && f.id === check.pack.id);
+  if (built.errors || mine) {
+    out.append(el('p', { class: 'error', text: `${name} cannot be used with the other packs; nothing changed.` }),
+      errorList(mine ? mine.errors : built.errors));
     return;
   }
-  built.engine.free();
+  const problem = await saveOrExplain({ userPacks });
+  if (problem) {
+    out.append(el('p', { class: 'error', text: `${name} was not imported. ${problem}` }));
+    return;
+  }
   state.userPacks = userPacks;
-  await save({ userPacks });
   out.append(el('p', { class: 'ok', text: `Imported ${check.pack.name} (${check.pack.id} ${check.pack.version}): ${check.examples.passed} examples passed.` }));
 }
 
@@ -241,19 +280,28 @@ function runPlayground() {
 async function refresh() {
   state = await loadState();
   packs = listPacks(state);
+  const status = await api.runtime.sendMessage({ type: 'status' }).catch(() => null);
+  failedPacks = new Map((status?.failed ?? []).map((f, i) => [f.name, describeFailures(status.failed)[i]]));
   renderDisplay();
   renderSites();
   renderPacks();
   rebuildPlayground();
-  const status = await api.runtime.sendMessage({ type: 'status' }).catch(() => null);
   const box = $('engine-status');
-  if (status?.errors?.length) {
+  const rules = (info) => info.reduce((n, p) => n + p.rules.filter((r) => r.enabled).length, 0);
+  if (status?.failed?.length) {
+    box.className = 'error';
+    box.textContent = `Some packs are not in use; the others are${status.info?.length ? ` (${status.info.map((p) => `${p.id} ${p.version}`).join(', ')})` : ''}:\n` +
+      describeFailures(status.failed).join('\n');
+  } else if (status?.errors?.length) {
     box.className = 'error';
     box.textContent = 'The background engine reported problems (the previous packs stay in use):\n' + status.errors.map((e) => e.display).join('\n');
   } else if (status?.info) {
     box.className = 'muted';
-    const rules = status.info.reduce((n, p) => n + p.rules.filter((r) => r.enabled).length, 0);
-    box.textContent = `Engine ready: ${status.info.map((p) => `${p.id} ${p.version}`).join(', ') || 'no packs'} (${rules} rules).`;
+    box.textContent = `Engine ready: ${status.info.map((p) => `${p.id} ${p.version}`).join(', ') || 'no packs'} (${rules(status.info)} rules).`;
+  }
+  if (status?.storageError) {
+    box.textContent += `\nA write to storage failed: ${status.storageError}`;
+    box.className = 'error';
   }
 }
 

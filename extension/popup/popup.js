@@ -1,12 +1,22 @@
 // Popup: flagged posts on this tab, jump to each, pause the site, export evidence and marks.
 
-import { loadState, save, siteKey } from '../lib/storage.js';
+/* global flagpostCategoryName */
+import { loadState, saveOrExplain, siteKey } from '../lib/storage.js';
 import { evidenceJson, evidenceCsv, labelledJsonl, markKey, download } from '../lib/export.js';
+import { api } from '../lib/browser.js';
 
-const api = globalThis.browser ?? globalThis.chrome;
 const $ = (id) => document.getElementById(id);
 
-const categoryName = globalThis.flagpostCategoryName;
+// From ../lib/categories.js, loaded before this module (a script-scope const, not a global property).
+const categoryName = flagpostCategoryName;
+
+// A write that failed (storage full among the reasons) is said, not lost.
+async function store(partial) {
+  const problem = await saveOrExplain(partial);
+  $('store-error').hidden = !problem;
+  $('store-error').textContent = problem ?? '';
+  return !problem;
+}
 
 let tab = null;
 let page = { url: '', title: '', posts: [] };
@@ -54,7 +64,9 @@ async function setMark(post, label, buttons) {
       rules: post.rules.map((r) => r.id), packs: [...new Set(post.rules.map((r) => `${r.pack}@${r.packVersion}`))],
     };
   }
-  await save({ marks: state.marks });
+  if (!(await store({ marks: state.marks }))) {
+    state = await loadState();
+  }
   const now = state.marks[key]?.label;
   buttons.good.setAttribute('aria-pressed', String(now === true));
   buttons.bad.setAttribute('aria-pressed', String(now === false));
@@ -105,7 +117,7 @@ async function main() {
   const status = await api.runtime.sendMessage({ type: 'status' }).catch(() => null);
   if (status?.errors?.length) {
     $('engine-error').hidden = false;
-    $('engine-error').textContent = 'Some packs could not be loaded:\n' + status.errors.map((e) => e.display).join('\n');
+    $('engine-error').textContent = 'Some packs could not be loaded; the others are in use:\n' + status.errors.map((e) => e.display).join('\n');
   }
 
   const reply = await ask({ type: 'list' });
@@ -122,7 +134,10 @@ async function main() {
     const sites = new Set(fresh.settings.disabledSites);
     if (e.target.checked) sites.add(site);
     else sites.delete(site);
-    await save({ settings: { ...fresh.settings, disabledSites: [...sites] } });
+    if (!(await store({ settings: { ...fresh.settings, disabledSites: [...sites] } }))) {
+      e.target.checked = !e.target.checked;
+      return;
+    }
     setTimeout(async () => {
       const again = await ask({ type: 'list' });
       if (again) { page = again; render(); }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startServer } from '../server.mjs';
-import { launchWithExtension, liveWorker, useTestPack, setStorage, getStorage, markers, readPack, REPO, ARTIFACTS } from '../harness.mjs';
+import { launchWithExtension, liveWorker, useTestPack, setStorage, getStorage, markers, readPack, inWarning, REPO, ARTIFACTS } from '../harness.mjs';
 
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS ? path.join(REPO, 'docs', 'images') : ARTIFACTS;
 let server;
@@ -78,12 +78,25 @@ test('X timeline: markers, appended tweets, an edited tweet, warning before the 
   // The warning sits just before the post's content and the page's own nodes are unchanged.
   const placement = await page.locator('article[data-flagpost="flagged"]').first().evaluate((a) => ({
     prev: a.querySelector('[data-testid="tweetText"]').previousElementSibling?.localName,
-    shadow: !!a.querySelector('flagpost-warning').shadowRoot,
+    open: a.querySelector('flagpost-warning').shadowRoot,
   }));
-  assert.deepEqual(placement, { prev: 'flagpost-warning', shadow: true });
+  assert.deepEqual(placement, { prev: 'flagpost-warning', open: null });
   assert.deepEqual(await page.locator('[data-testid="tweetText"]').evaluateAll((els) => els.map((e) => e.innerHTML)), before);
-  // Matched words are drawn with the Custom Highlight API.
-  assert.ok(await page.evaluate(() => CSS.highlights.get('flagpost-match')?.size > 0), 'highlight registered with ranges');
+  // Matched words are marked by an overlay inside the warning's closed shadow root, lying on
+  // the words themselves; nothing is registered with the page's highlight registry.
+  const marked = await inWarning(page, (root) => [...root.querySelectorAll('.hit')].map((m) => m.getBoundingClientRect().toJSON()));
+  assert.ok(marked.length > 0, 'matched words are marked');
+  const word = await page.evaluate(() => {
+    const node = document.querySelector('[data-flagpost="flagged"] [data-testid="tweetText"] span').firstChild;
+    const at = node.data.indexOf('make hijrah');
+    const r = document.createRange();
+    r.setStart(node, at);
+    r.setEnd(node, at + 'make hijrah'.length);
+    return r.getBoundingClientRect().toJSON();
+  });
+  assert.ok(marked.some((m) => Math.abs(m.left - word.left) < 2 && Math.abs(m.top - word.top) < 2 && Math.abs(m.width - word.width) < 2),
+    `a mark lies on "make hijrah": ${JSON.stringify({ marked, word })}`);
+  assert.equal(await page.evaluate(() => CSS.highlights.size), 0);
 
   // Infinite scroll.
   assert.equal(await page.evaluate(() => window.appendTweets()), 4);
@@ -108,7 +121,7 @@ test('X timeline: markers, appended tweets, an edited tweet, warning before the 
 test('Telegram Web: markers on messages; the warning matches the dark page', async () => {
   const page = await open('telegram.html');
   assertMarkers(await markers(page));
-  assert.equal(await page.locator('flagpost-warning').first().evaluate((w) => w.dataset.theme), 'dark');
+  assert.equal(await inWarning(page, (root) => root.querySelector('.box').classList.contains('dark')), true);
   await page.close();
 });
 
@@ -130,21 +143,32 @@ test('Forum, Reddit, Facebook and unknown feed pages are read from their structu
 test('Warning: category, severity, reason; details on demand with rules and matched words; keyboard dismiss', async () => {
   const page = await open('x.html');
   await markers(page);
-  const host = page.locator('article[data-flagpost="flagged"] flagpost-warning').first();
-  assert.match(await host.getAttribute('aria-label'), /Flagpost warning: .+, critical severity/);
-  await assert.doesNotReject(host.locator('.title').waitFor());
-  assert.match(await host.locator('.title').textContent(), /hijrah/i);
-  assert.equal(await host.locator('.sev').textContent(), 'critical');
-  assert.equal(await host.locator('.reason').textContent(), 'Urges the reader to make hijrah');
-  assert.equal(await host.locator('.details').isVisible(), false);
-  await host.locator('button.toggle').focus();
+  const read = () => inWarning(page, (root) => {
+    const q = (sel) => root.querySelector(sel);
+    const shown = (e) => !!e && e.checkVisibility() && e.getBoundingClientRect().height > 0;
+    return {
+      label: q('.box').getAttribute('aria-label'), role: q('.box').getAttribute('role'),
+      title: q('.title').textContent, sev: q('.sev').textContent, reason: q('.reason').textContent,
+      details: shown(q('.details')), detailsText: q('.details').textContent, expanded: q('button.toggle').getAttribute('aria-expanded'),
+      marks: [...root.querySelectorAll('.details mark')].map((m) => m.textContent),
+    };
+  });
+  let w = await read();
+  assert.match(w.label, /Flagpost warning: .+, critical severity/);
+  assert.equal(w.role, 'note');
+  assert.match(w.title, /hijrah/i);
+  assert.equal(w.sev, 'critical');
+  assert.equal(w.reason, 'Urges the reader to make hijrah');
+  assert.equal(w.details, false);
+  await inWarning(page, (root) => root.querySelector('button.toggle').focus());
   await page.keyboard.press('Enter');
-  assert.equal(await host.locator('.details').isVisible(), true);
-  assert.equal(await host.locator('button.toggle').getAttribute('aria-expanded'), 'true');
-  assert.match(await host.locator('.details').textContent(), /hijrah-call/);
-  assert.deepEqual(await host.locator('.details mark').allTextContents(), ['make hijrah']);
+  w = await read();
+  assert.equal(w.details, true);
+  assert.equal(w.expanded, 'true');
+  assert.match(w.detailsText, /hijrah-call/);
+  assert.deepEqual(w.marks, ['make hijrah']);
   await save(page, 'warning.png');
-  await host.locator('button.dismiss').focus();
+  await inWarning(page, (root) => root.querySelector('button.dismiss').focus());
   await page.keyboard.press('Enter');
   assert.equal(await page.locator('article[data-flagpost="flagged"] flagpost-warning').count(), 0);
   // Still marked for moderators and the popup, only the warning is gone.
@@ -157,19 +181,35 @@ test('Blur mode blurs until "show anyway"; highlight mode draws no banner', asyn
   await setStorage(ext, { settings: { ...st.settings, mode: 'blur' } });
   const page = await open('x.html');
   await markers(page);
-  const content = page.locator('article[data-flagpost="flagged"] [data-testid="tweetText"]');
-  await page.waitForFunction(() => document.querySelector('[data-flagpost="flagged"] [data-testid="tweetText"]')?.hasAttribute('data-flagpost-blur'));
-  assert.match(await content.evaluate((e) => getComputedStyle(e).filter), /blur/);
+  // The post's text is covered by a blurring layer inside the warning's closed shadow root: a
+  // click in the middle of the text lands on the warning, not on the page's element.
+  const covered = () => page.evaluate(() => {
+    const content = document.querySelector('[data-flagpost="flagged"] [data-testid="tweetText"]');
+    const r = content.getBoundingClientRect();
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    return content.contains(hit) ? 'the post' : hit?.localName;
+  });
+  await page.waitForFunction(() => document.querySelector('[data-flagpost="flagged"] flagpost-warning'));
+  assert.equal(await covered(), 'flagpost-warning');
+  const cover = await inWarning(page, (root) => {
+    const c = root.querySelector('.cover');
+    return c && getComputedStyle(c).backdropFilter;
+  });
+  assert.match(cover, /blur/);
+  assert.equal(await page.locator('[data-flagpost-blur]').count(), 0);
   await save(page, 'warning-blur.png');
-  await page.locator('article[data-flagpost="flagged"] flagpost-warning button.reveal').click();
-  assert.equal(await content.getAttribute('data-flagpost-blur'), null);
+  await inWarning(page, (root) => root.querySelector('button.reveal').focus());
+  await page.keyboard.press('Enter');
+  assert.equal(await covered(), 'the post');
+  assert.equal(await inWarning(page, (root) => root.querySelectorAll('.cover, button.reveal').length), 0);
 
   await setStorage(ext, { settings: { ...st.settings, mode: 'highlight' } });
-  await page.waitForFunction(() => !document.querySelector('flagpost-warning'));
+  await page.waitForFunction(() => document.querySelector('flagpost-warning')?.getBoundingClientRect().height === 0);
   assert.equal(await page.locator('article[data-flagpost="flagged"]').count(), 1);
-  assert.ok(await page.evaluate(() => CSS.highlights.get('flagpost-match').size > 0));
+  const drawn = await inWarning(page, (root) => ({ box: !!root.querySelector('.box'), hits: root.querySelectorAll('.hit').length, outline: root.querySelectorAll('.outline').length }));
+  assert.deepEqual(drawn, { box: false, hits: 1, outline: 1 });
   await setStorage(ext, { settings: { ...st.settings, mode: 'banner' } });
-  await page.waitForFunction(() => document.querySelectorAll('flagpost-warning').length === 1);
+  await page.waitForFunction(() => document.querySelector('flagpost-warning')?.getBoundingClientRect().height > 20);
   await page.close();
 });
 

@@ -1,8 +1,13 @@
-// The extension's plain modules, run in node: storage migrations and exports.
+// The extension's plain modules, run in node: storage migrations and writes, exports, the
+// batch wire format, and pack compilation with the built Wasm engine.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { normalize, SCHEMA_VERSION, siteEnabled, siteKey } from '../../extension/lib/storage.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { normalize, SCHEMA_VERSION, siteEnabled, siteKey, save, saveOrExplain, loadState } from '../../extension/lib/storage.js';
 import { evidenceCsv, labelledJsonl, toCharOffset, markKey } from '../../extension/lib/export.js';
+import { isQuotaError } from '../../extension/lib/browser.js';
 
 test('storage: schema 1 data migrates, keeping packs and settings', () => {
   const v1 = { schema: 1, displayMode: 'blur', sitesOff: ['vk.com'], packs: [{ name: 'mine.toml', source: 'id = "mine"' }], packState: { mine: { enabled: false } } };
@@ -42,4 +47,145 @@ test('export: spans in characters, CSV quoting and formula guard, labelled JSON 
   const lines = labelledJsonl(marks).trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(lines.map((l) => [l.id, l.text, l.label]), [['b', 't0', false], ['a', 't1', true]]);
   assert.notEqual(markKey('u', 'a'), markKey('u', 'b'));
+});
+
+// ---- pages that fight back: storage, packs, batch wire format ----
+
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+// A storage area in memory, as chrome.storage.local behaves (get/set/remove, a byte quota).
+function fakeArea(initial = {}, { quota = Infinity } = {}) {
+  const data = structuredClone(initial);
+  const writes = [];
+  return {
+    data,
+    writes,
+    async get(keys) {
+      if (keys === null) return structuredClone(data);
+      const list = Array.isArray(keys) ? keys : [keys];
+      return Object.fromEntries(list.filter((k) => k in data).map((k) => [k, structuredClone(data[k])]));
+    },
+    async set(values) {
+      const next = { ...data, ...values };
+      if (JSON.stringify(next).length > quota) throw new Error('QUOTA_BYTES quota exceeded');
+      writes.push(Object.keys(values));
+      Object.assign(data, structuredClone(values));
+    },
+    async remove(keys) {
+      writes.push(['-', ...[keys].flat()]);
+      for (const k of [keys].flat()) delete data[k];
+    },
+  };
+}
+
+test('storage: a newer stored schema is read but never rewritten, and its unknown keys and fields survive', async () => {
+  const stored = {
+    schema: 3, futureKey: { a: 1 },
+    settings: { mode: 'blur', threshold: null, disabledSites: [], futureField: 'x' },
+    userPacks: [{ name: 'mine.toml', source: 'id = "mine"', importedAt: 5, signature: 'sig' }],
+    packState: { mine: { enabled: false, shadow: false, disabledRules: [], pinned: true } },
+  };
+  const s = normalize(stored);
+  assert.equal(s.schema, 3);
+  assert.equal(s.settings.futureField, 'x');
+  assert.equal(s.userPacks[0].signature, 'sig');
+  assert.equal(s.packState.mine.pinned, true);
+
+  const area = fakeArea(stored);
+  await save({ settings: { ...s.settings, mode: 'highlight' } }, area);
+  assert.equal(area.data.schema, 3, 'schema number not lowered');
+  assert.deepEqual(area.data.futureKey, { a: 1 });
+  assert.equal(area.data.settings.futureField, 'x');
+  assert.equal(area.data.settings.mode, 'highlight');
+  assert.deepEqual(area.writes, [['settings']]);
+
+  const current = fakeArea({ schema: 2 });
+  await save({ marks: {} }, current);
+  assert.equal(current.data.schema, 2);
+  const fresh = fakeArea({});
+  await save({ marks: {} }, fresh);
+  assert.equal(fresh.data.schema, SCHEMA_VERSION);
+});
+
+test('storage: a full storage is explained, not lost', async () => {
+  const area = fakeArea({ schema: 2 }, { quota: 200 });
+  assert.equal(await saveOrExplain({ marks: {} }, area), null);
+  const problem = await saveOrExplain({ userPacks: [{ name: 'big.toml', source: 'x'.repeat(500) }] }, area);
+  assert.match(problem, /storage is full/);
+  assert.match(problem, /QUOTA_BYTES/);
+  assert.equal(area.data.userPacks, undefined);
+  assert.ok(isQuotaError(new Error('QUOTA_BYTES quota exceeded')));
+  assert.ok(isQuotaError('QuotaExceededError: storage.local quota exceeded'));
+  assert.ok(!isQuotaError(new Error('Access to storage is not allowed from this context.')));
+});
+
+test('storage: loading data of a newer schema writes nothing; older data is migrated once', async () => {
+  const newer = fakeArea({ schema: 3, futureKey: 1, settings: { mode: 'blur' } });
+  const s = await loadState(newer);
+  assert.equal(s.settings.mode, 'blur');
+  assert.deepEqual(newer.writes, []);
+  assert.equal(newer.data.futureKey, 1);
+  const older = fakeArea({ schema: 1, displayMode: 'highlight' });
+  assert.equal((await loadState(older)).settings.mode, 'highlight');
+  assert.equal(older.data.schema, SCHEMA_VERSION);
+  assert.equal(older.data.displayMode, undefined);
+});
+
+// The Wasm engine, loaded in node from the built extension (extension/pkg).
+const pkgDir = path.join(ROOT, 'extension', 'pkg');
+const haveWasm = fs.existsSync(path.join(pkgDir, 'flagpost_bg.wasm'));
+
+test('engine: packs compile independently; one bad or oversized pack leaves the others working', { skip: !haveWasm && 'extension/pkg is not built' }, async () => {
+  const pkg = await import(path.join(pkgDir, 'flagpost.js'));
+  pkg.initSync({ module: fs.readFileSync(path.join(pkgDir, 'flagpost_bg.wasm')) });
+  const { compileAll, describeFailures } = await import('../../extension/lib/engine.js');
+  const read = (name) => fs.readFileSync(path.join(ROOT, 'tests', 'packs', name), 'utf8');
+  const limitPack = (id) => {
+    const any = [];
+    for (let i = 0; i < 1100; i++) any.push(`{ regex = "q${id}x${i}[0-9]{2}" }`);
+    return `id = "${id}"\nname = "${id}"\nversion = "1.0.0"\nlicense = "CC0-1.0"\nthreshold = 1.0\n\n` +
+      `[[rules]]\nid = "r"\ncategory = "test"\nseverity = "low"\nweight = 1.0\ndescription = "limit test"\ncondition = { any = [${any.join(', ')}] }\n`;
+  };
+  const state = normalize({
+    schema: 2,
+    userPacks: [
+      { name: 'test-recruitment.toml', source: read('test-recruitment.toml') },
+      { name: 'broken.toml', source: read('broken.toml').replace('id = "e2e"', 'id = "other"') },
+      { name: 'a.toml', source: limitPack('a') },
+      { name: 'b.toml', source: limitPack('b') },
+    ],
+    packState: { recruitment: { enabled: false } },
+  });
+  const built = compileAll(state);
+  assert.ok(built.engine, 'an engine with the packs that work');
+  assert.deepEqual(built.info.map((p) => p.id), ['e2e', 'a']);
+  assert.deepEqual(built.failed.map((f) => f.name), ['broken.toml', 'b.toml']);
+  const lines = describeFailures(built.failed);
+  assert.match(lines[0], /^broken\.toml: broken\.toml:19:35: rule `age-range-travel`: unknown signal `call_to_trvel`/);
+  assert.match(lines[1], /^b\.toml \(b 1\.0\.0\): .*regexes in the loaded packs; the limit is 2000/);
+  const verdicts = JSON.parse(built.engine.scan_batch('We need men aged 18-45 who are ready to go'));
+  assert.equal(verdicts.length, 1);
+  built.engine.free();
+
+  // All good: one compile, nothing failed.
+  const good = compileAll(normalize({ schema: 2, userPacks: [{ name: 't.toml', source: read('test-recruitment.toml') }] }));
+  assert.deepEqual(good.failed, []);
+  good.engine.free();
+});
+
+test('engine: batch wire format — posts joined with U+001E, context before U+001F, separators inside become spaces', async () => {
+  const { joinPosts, engineTakesContext, SEPARATOR, CONTEXT_SEPARATOR } = await import('../../extension/lib/engine.js');
+  assert.equal(SEPARATOR, '\u001e');
+  assert.equal(CONTEXT_SEPARATOR, '\u001f');
+  assert.equal(joinPosts(['a', 'b']), 'a\u001eb');
+  assert.equal(joinPosts(['one\u001etwo', 'x\u001fy']), 'one two\u001ex y');
+  assert.equal(joinPosts(['text one', 'text two', 'text three'], ['Channel', '', 'r/sub\u001ftitle\u001e']),
+    'Channel\u001ftext one\u001etext two\u001er/sub title \u001ftext three');
+  // Offsets in the text part stay where they were: each separator became one space.
+  const joined = joinPosts(['ready\u001fto go'], ['ctx']);
+  assert.equal(joined.split(CONTEXT_SEPARATOR)[1].indexOf('to go'), 'ready\u001fto go'.indexOf('to go'));
+  assert.equal(engineTakesContext({}), false);
+  assert.equal(engineTakesContext({ context_separator: () => '\u001f' }), true);
+  assert.equal(engineTakesContext({ context_separator: () => { throw new Error('x'); } }), false);
 });
