@@ -568,6 +568,9 @@ impl Engine {
         let mut infos = Vec::with_capacity(packs.len());
         let mut models = Vec::new();
         let mut rules = Vec::new();
+        // The pack that takes the totals past a limit is the one an error names.
+        let mut over_phrases: Option<&str> = None;
+        let mut over_regexes: Option<&str> = None;
         for (p, pack) in packs.iter().enumerate() {
             let mut scope = PackScope {
                 conditions: pack.signals.iter().map(|(n, c)| (n.as_str(), c)).collect(),
@@ -614,6 +617,12 @@ impl Engine {
                     enabled,
                 });
             }
+            if b.phrase_count > MAX_PHRASES && over_phrases.is_none() {
+                over_phrases = Some(&pack.origin);
+            }
+            if b.regex_sources.len() > MAX_REGEXES && over_regexes.is_none() {
+                over_regexes = Some(&pack.origin);
+            }
             infos.push(PackInfo {
                 id: pack.id.clone(),
                 name: pack.name.clone(),
@@ -631,7 +640,7 @@ impl Engine {
         let origin = packs.first().map_or("packs", |p| p.origin.as_str());
         if b.phrase_count > MAX_PHRASES {
             return Err(PackError::new(
-                origin,
+                over_phrases.unwrap_or(origin),
                 format!(
                     "{} phrases in the loaded packs; the limit is {MAX_PHRASES}",
                     b.phrase_count
@@ -641,7 +650,7 @@ impl Engine {
         }
         if b.regex_sources.len() > MAX_REGEXES {
             return Err(PackError::new(
-                origin,
+                over_regexes.unwrap_or(origin),
                 format!(
                     "{} regexes in the loaded packs; the limit is {MAX_REGEXES}",
                     b.regex_sources.len()

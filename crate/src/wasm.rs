@@ -135,6 +135,16 @@ fn parse_options(options: &str) -> Result<(EngineOptions, Vec<String>), PackErro
     Ok((out, disabled_packs))
 }
 
+/// Separates a post's context from its text inside a batch.
+const CONTEXT_SEPARATOR: char = '\u{1f}';
+
+/// The character that separates a post's context from its text in `scan_batch`: the
+/// extension sends contexts only to an engine that reads them.
+#[wasm_bindgen]
+pub fn context_separator() -> String {
+    CONTEXT_SEPARATOR.to_string()
+}
+
 /// Appends one verdict as `[index, flagged, score, truncated, [[pack, rule, shadow, [s, e, …]], …]]`.
 fn push_compact(
     out: &mut String,
@@ -231,8 +241,15 @@ impl WasmEngine {
     pub fn scan_batch(&mut self, joined: &str) -> String {
         let mut out = String::from("[");
         let mut first = true;
-        for (index, text) in joined.split(POST_SEPARATOR).enumerate() {
-            let verdict = self.engine.scan(text, &mut self.scratch);
+        for (index, post) in joined.split(POST_SEPARATOR).enumerate() {
+            // A post with context is written `context U+001F text`; spans refer to the text.
+            let (context, text) = match post.split_once(CONTEXT_SEPARATOR) {
+                Some((c, t)) => (Some(c), t),
+                None => (None, post),
+            };
+            let verdict = self
+                .engine
+                .scan_in_context(text, context, &mut self.scratch);
             if verdict.rules.is_empty() {
                 continue;
             }
