@@ -129,6 +129,8 @@ pub fn fit(rows: &[SparseRow], labels: &[bool], features: usize, o: &FitOptions)
     let mut next = vec![0.0; features];
     for _ in 0..o.iterations {
         let fy = smooth(&yw, yb, &mut grad, &mut gb);
+        // Let the step grow again: a step shrunk once early on would slow every later one.
+        step = (step * 1.5).min(1e4);
         // Backtracking: shrink the step until the quadratic bound holds.
         let mut next_b;
         loop {
@@ -146,6 +148,17 @@ pub fn fit(rows: &[SparseRow], labels: &[bool], features: usize, o: &FitOptions)
                 break;
             }
             step *= 0.5;
+        }
+        // Restart the momentum when it points uphill (gradient-based restart).
+        let uphill: f64 = next
+            .iter()
+            .zip(&w)
+            .zip(&grad)
+            .map(|((&nx, &wx), &g)| g * (nx - wx))
+            .sum::<f64>()
+            + gb * (next_b - b);
+        if uphill > 0.0 {
+            t = 1.0;
         }
         let t_next = (1.0 + (1.0 + 4.0 * t * t).sqrt()) / 2.0;
         let momentum = (t - 1.0) / t_next;
