@@ -33,8 +33,10 @@ pub fn run_examples(pack: &RulePack) -> Result<ExampleReport, PackErrors> {
     };
     for rule in pack.rules.iter().filter(|r| r.enabled) {
         for (texts, expect) in [(&rule.examples.flag, true), (&rule.examples.pass, false)] {
-            for text in texts {
-                let verdict = engine.scan(text, &mut scratch);
+            for example in texts {
+                let text = &example.text;
+                let verdict =
+                    engine.scan_in_context(text, example.context.as_deref(), &mut scratch);
                 let fired = verdict.rules.iter().any(|r| r.id == rule.id);
                 if fired == expect {
                     report.passed += 1;
@@ -58,8 +60,9 @@ pub fn run_examples(pack: &RulePack) -> Result<ExampleReport, PackErrors> {
         }
     }
     for (texts, expect) in [(&pack.examples.flag, true), (&pack.examples.pass, false)] {
-        for text in texts {
-            let verdict = engine.scan(text, &mut scratch);
+        for example in texts {
+            let text = &example.text;
+            let verdict = engine.scan_in_context(text, example.context.as_deref(), &mut scratch);
             if verdict.flagged == expect {
                 report.passed += 1;
             } else {

@@ -66,7 +66,7 @@ pub use engine::{Engine, EngineOptions, PackInfo, RuleInfo, Scratch};
 pub use error::{PackError, PackErrors};
 pub use examples::{run_examples, ExampleFailure, ExampleReport};
 pub use limits::MAX_TEXT_BYTES;
-pub use pack::{parse_pack, Condition, ModelDef, PackFormat, RulePack, Severity};
+pub use pack::{parse_pack, Condition, Example, ModelDef, PackFormat, RulePack, Severity};
 pub use verdict::{RuleHit, Span, Verdict};
 
 /// The packs shipped in `extension/packs/`, as (file name, source), embedded at build time.

@@ -143,8 +143,15 @@ impl NumberRange {
 /// Texts that must flag, and texts that must not.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Examples {
-    pub flag: Vec<String>,
-    pub pass: Vec<String>,
+    pub flag: Vec<Example>,
+    pub pass: Vec<Example>,
+}
+
+/// One example text, with the context it appears in when a rule reads context.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Example {
+    pub text: String,
+    pub context: Option<String>,
 }
 
 impl Examples {
@@ -250,13 +257,21 @@ struct DetailedExample {
     #[serde(default)]
     #[allow(dead_code)]
     source: Option<String>,
+    #[serde(default)]
+    context: Option<String>,
 }
 
 impl RawExamples {
     fn into_examples(self) -> Examples {
         let text = |e: RawExample| match e {
-            RawExample::Text(t) => t,
-            RawExample::Detailed(d) => d.text,
+            RawExample::Text(text) => Example {
+                text,
+                context: None,
+            },
+            RawExample::Detailed(d) => Example {
+                text: d.text,
+                context: d.context,
+            },
         };
         Examples {
             flag: self.flag.into_iter().map(text).collect(),
