@@ -96,15 +96,18 @@ run_tests() {
   local fp=target/release/flagpost
   $fp lint extension/packs/*.toml
   $fp test extension/packs/*.toml | tail -1
-  $fp eval --labelled crate/testdata/corpus/labelled-quotes.jsonl --min-precision 0.9 --min-recall 0.8 | head -3
+  local labelled=()
+  for f in crate/testdata/corpus/*.jsonl; do labelled+=(--labelled "$f"); done
+  $fp eval "${labelled[@]}" --filter needs_context=false --folds 5 --min-precision 0.9 --min-recall 0.75 | sed -n '1,13p'
+  $fp test crate/testdata/packs/*.toml | tail -1
   if [ -d "$CORPUS" ] && ls "$CORPUS"/ira-tweets-*.jsonl.gz >/dev/null 2>&1; then
-    say "flag rate on the corpus tweets (at most 1 in 2,000)"
+    say "flag rate on the corpus tweets (at most 1 in 10,000)"
     local total flagged
     total=$(zcat "$CORPUS"/ira-tweets-*.jsonl.gz | grep -c .)
     flagged=$(zcat "$CORPUS"/ira-tweets-*.jsonl.gz | $fp scan --flagged-only | grep -c . || true)
     echo "$flagged of $total tweets flagged"
-    if [ $((flagged * 2000)) -gt "$total" ]; then
-      echo "flag rate above 1 in 2,000" >&2
+    if [ $((flagged * 10000)) -gt "$total" ]; then
+      echo "flag rate above 1 in 10,000" >&2
       exit 1
     fi
   else

@@ -64,7 +64,7 @@ pub struct RuleInfo {
 }
 
 /// Above this many distinct phrases the automaton is a contiguous NFA rather than a DFA.
-const DFA_PATTERN_LIMIT: usize = 2_500;
+pub const DFA_PATTERN_LIMIT: usize = 4_000;
 
 /// A match in normalised text: byte range.
 type Hit = (u32, u32);
@@ -107,6 +107,21 @@ enum PatternUse {
     },
     /// A literal every match of regex `n` starts with: the regex is worth running.
     Trigger(u32),
+    /// The first word of a phrase of several stems (`военн* служб*`); the words after it are
+    /// `stem_phrases[n]`, checked in place.
+    Stems {
+        leaf: u32,
+        first_is_stem: bool,
+        n: u32,
+    },
+}
+
+/// One word of a phrase of several stems, after the first.
+#[derive(Debug, Clone)]
+struct StemWord {
+    text: Box<[u8]>,
+    /// A stem: the word may run on past `text`.
+    stem: bool,
 }
 
 #[derive(Debug)]
@@ -123,10 +138,12 @@ struct CompiledRule {
 /// Leaves found only on demand (number ranges, models) are avoided when another part would
 /// do, so that they need only be computed in posts where the rest of a rule already matched.
 /// Signals are worked out once each (`memo`), so the cost is linear in the pack's size.
+/// Of the alternatives, the one with the lowest `cost`: the leaves least likely to match in an
+/// ordinary post (see `Builder::leaf_cost`).
 fn necessary_leaves(
     node: &Node,
     signals: &[Node],
-    lazy: &[bool],
+    cost: &[u32],
     memo: &mut [Option<Option<Vec<u32>>>],
 ) -> Option<Vec<u32>> {
     match node {
@@ -136,7 +153,7 @@ fn necessary_leaves(
             if memo[i].is_none() {
                 // Cycles are refused when packs are parsed; mark first all the same.
                 memo[i] = Some(None);
-                let found = necessary_leaves(&signals[i], signals, lazy, memo);
+                let found = necessary_leaves(&signals[i], signals, cost, memo);
                 memo[i] = Some(found);
             }
             memo[i].clone().flatten()
@@ -144,7 +161,7 @@ fn necessary_leaves(
         Node::Any(parts) | Node::AtLeast(_, parts) => {
             let mut all = Vec::new();
             for p in parts {
-                all.extend(necessary_leaves(p, signals, lazy, memo)?);
+                all.extend(necessary_leaves(p, signals, cost, memo)?);
             }
             all.sort_unstable();
             all.dedup();
@@ -152,9 +169,14 @@ fn necessary_leaves(
         }
         Node::All(parts) | Node::Near(_, parts) => parts
             .iter()
-            .filter_map(|p| necessary_leaves(p, signals, lazy, memo))
-            .min_by_key(|leaves| (leaves.iter().any(|&l| lazy[l as usize]), leaves.len())),
-        Node::Context(inner) => necessary_leaves(inner, signals, lazy, memo),
+            .filter_map(|p| necessary_leaves(p, signals, cost, memo))
+            .min_by_key(|leaves| {
+                leaves
+                    .iter()
+                    .map(|&l| u64::from(cost[l as usize]))
+                    .sum::<u64>()
+            }),
+        Node::Context(inner) => necessary_leaves(inner, signals, cost, memo),
         Node::None(_) => None,
     }
 }
@@ -173,6 +195,8 @@ pub struct Engine {
     set_regexes: Vec<u32>,
     /// Exact regexes, compiled on first need, with their leaves.
     regexes: Vec<(String, OnceLock<Option<Regex>>, u32)>,
+    /// The words after the first of each phrase of several stems.
+    stem_phrases: Vec<Vec<StemWord>>,
     ranges: Vec<(u32, NumberRange)>,
     leaf_kind: Vec<LeafKind>,
     /// Per leaf: it matches the post's context, not its text.
@@ -393,11 +417,17 @@ struct Builder<'a> {
     leaf_count: u32,
     leaf_kind: Vec<LeafKind>,
     leaf_in_context: Vec<bool>,
+    /// How likely each leaf is to match an ordinary post: short words match often. Used to
+    /// pick the cheapest necessary leaves of each rule.
+    leaf_cost: Vec<u32>,
+    /// Per signal: its condition contains `near` (costly to evaluate), once known.
+    signal_near: Vec<Option<bool>>,
     patterns: Vec<String>,
     pattern_index: HashMap<String, usize>,
     uses_by_pattern: Vec<Vec<PatternUse>>,
     regex_sources: Vec<String>,
     regex_leaves: Vec<u32>,
+    stem_phrases: Vec<Vec<StemWord>>,
     ranges: Vec<(u32, NumberRange)>,
     phrase_count: usize,
     /// Compiled signals; a signal used inside `context` gets a second, context copy.
@@ -434,7 +464,40 @@ impl Builder<'_> {
         self.leaf_count += 1;
         self.leaf_kind.push(kind);
         self.leaf_in_context.push(in_context);
+        // Leaves found only on demand are the last choice for a rule's necessary leaves.
+        self.leaf_cost.push(match kind {
+            LeafKind::Words => 0,
+            LeafKind::Range | LeafKind::Model(..) => 1 << 20,
+        });
         self.leaf_count - 1
+    }
+
+    /// Does evaluating this node take a `near` (word positions of every hit)?
+    fn has_near(&mut self, node: &Node) -> bool {
+        match node {
+            Node::Near(..) => true,
+            Node::Leaf(_) => false,
+            Node::Signal(i) => {
+                let i = *i as usize;
+                if self.signal_near.len() <= i {
+                    self.signal_near.resize(i + 1, None);
+                }
+                if let Some(known) = self.signal_near[i] {
+                    return known;
+                }
+                self.signal_near[i] = Some(false);
+                // Signals are compiled before they are referred to.
+                let node = std::mem::replace(&mut self.signals[i], Node::Leaf(0));
+                let found = self.has_near(&node);
+                self.signals[i] = node;
+                self.signal_near[i] = Some(found);
+                found
+            }
+            Node::All(p) | Node::Any(p) | Node::None(p) | Node::AtLeast(_, p) => {
+                p.iter().any(|n| self.has_near(n))
+            }
+            Node::Context(inner) => self.has_near(inner),
+        }
     }
 
     /// The index of a signal's compiled node (compiling it on first use).
@@ -473,10 +536,36 @@ impl Builder<'_> {
                 let leaf = self.leaf(LeafKind::Words, in_context);
                 for phrase in phrases {
                     if phrase.text.contains('*') {
-                        // Several stems (`военн* служб*`): a regex triggered by the first.
-                        self.regex_sources.push(stems_regex(&phrase.text, phrase.prefix));
-                        self.regex_leaves.push(leaf);
+                        // Several stems (`военн* служб*`): the automaton finds the first word,
+                        // the rest are checked where it ends.
+                        let mut words = phrase
+                            .text
+                            .split(' ')
+                            .filter(|w| !w.is_empty())
+                            .enumerate()
+                            .map(|(i, w)| {
+                                let (word, stem) = match w.strip_suffix('*') {
+                                    Some(stem) => (stem, true),
+                                    None => (w, false),
+                                };
+                                let last = i + 1
+                                    == phrase.text.split(' ').filter(|w| !w.is_empty()).count();
+                                StemWord {
+                                    text: normalize_phrase(word).into_bytes().into_boxed_slice(),
+                                    stem: stem || (last && phrase.prefix),
+                                }
+                            });
+                        let first = words.next().expect("a phrase has a word");
+                        self.stem_phrases.push(words.collect());
                         self.phrase_count += 1;
+                        self.add_pattern(
+                            String::from_utf8_lossy(&first.text).into_owned(),
+                            PatternUse::Stems {
+                                leaf,
+                                first_is_stem: first.stem,
+                                n: (self.stem_phrases.len() - 1) as u32,
+                            },
+                        );
                         continue;
                     }
                     let text = normalize_phrase(&phrase.text);
@@ -494,10 +583,25 @@ impl Builder<'_> {
                         },
                     );
                 }
+                let cost: u32 = phrases
+                    .iter()
+                    .map(
+                        |p| match p.text.chars().filter(|c| c.is_alphanumeric()).count() {
+                            _ if p.text.contains('*') => 2,
+                            0..=2 => 64,
+                            3 => 16,
+                            4 => 4,
+                            5 | 6 => 2,
+                            _ => 1,
+                        },
+                    )
+                    .sum();
+                self.leaf_cost[leaf as usize] = cost;
                 Node::Leaf(leaf)
             }
             Condition::Regex(source) => {
                 let leaf = self.leaf(LeafKind::Words, in_context);
+                self.leaf_cost[leaf as usize] = 4;
                 self.regex_sources.push(source.clone());
                 self.regex_leaves.push(leaf);
                 Node::Leaf(leaf)
@@ -514,7 +618,14 @@ impl Builder<'_> {
                 Node::Leaf(leaf)
             }
             Condition::Signal(name) => Node::Signal(self.signal(name, scope, in_context)),
-            Condition::All(parts) => Node::All(list(self, parts)),
+            Condition::All(parts) => {
+                // Cheap parts first: a `near` is worked out only when the rest holds.
+                let mut nodes = list(self, parts);
+                let mut keyed: Vec<(bool, Node)> =
+                    nodes.drain(..).map(|n| (self.has_near(&n), n)).collect();
+                keyed.sort_by_key(|(near, _)| *near);
+                Node::All(keyed.into_iter().map(|(_, n)| n).collect())
+            }
             Condition::Any(parts) => Node::Any(list(self, parts)),
             Condition::None(parts) => Node::None(list(self, parts)),
             Condition::AtLeast(n, parts) => Node::AtLeast(*n, list(self, parts)),
@@ -553,11 +664,14 @@ impl Engine {
             leaf_count: 0,
             leaf_kind: Vec::new(),
             leaf_in_context: Vec::new(),
+            leaf_cost: Vec::new(),
+            signal_near: Vec::new(),
             patterns: Vec::new(),
             pattern_index: HashMap::new(),
             uses_by_pattern: Vec::new(),
             regex_sources: Vec::new(),
             regex_leaves: Vec::new(),
+            stem_phrases: Vec::new(),
             ranges: Vec::new(),
             phrase_count: 0,
             signals: Vec::new(),
@@ -659,11 +773,10 @@ impl Engine {
             .into());
         }
 
-        let lazy: Vec<bool> = b.leaf_kind.iter().map(|k| *k != LeafKind::Words).collect();
         let mut memo = vec![None; signals.len()];
         for rule in &mut rules {
             rule.needs =
-                necessary_leaves(&rule.node, &signals, &lazy, &mut memo).unwrap_or_default();
+                necessary_leaves(&rule.node, &signals, &b.leaf_cost, &mut memo).unwrap_or_default();
             // A rule that may fire on a model alone is judged on every post.
             if rule
                 .needs
@@ -764,6 +877,7 @@ impl Engine {
             regex_set,
             set_regexes,
             regexes,
+            stem_phrases: std::mem::take(&mut b.stem_phrases),
             ranges: b.ranges,
             has_context_leaves: b.leaf_in_context.iter().any(|&c| c),
             leaf_kind: b.leaf_kind,
@@ -781,6 +895,17 @@ impl Engine {
     /// The loaded packs and their rules, in load order.
     pub fn packs(&self) -> &[PackInfo] {
         &self.packs
+    }
+
+    /// How many distinct patterns the phrase automaton holds, and whether it is a full DFA
+    /// (fastest to scan) or, past [`DFA_PATTERN_LIMIT`] patterns, a contiguous NFA.
+    pub fn automaton(&self) -> (usize, bool) {
+        (
+            self.pattern_uses.len(),
+            self.phrases
+                .as_ref()
+                .is_some_and(|ac| ac.kind() == AhoCorasickKind::DFA),
+        )
     }
 
     /// Scans one post. Allocates only when something matches.
@@ -871,17 +996,29 @@ impl Engine {
         };
         match node {
             Node::Leaf(_) => {
-                let w = if truth { words(self, node, s) } else { String::new() };
+                let w = if truth {
+                    words(self, node, s)
+                } else {
+                    String::new()
+                };
                 out.push_str(&format!("{pad}{mark} words{w}\n"));
             }
             Node::Signal(i) => {
-                let w = if truth { words(self, node, s) } else { String::new() };
+                let w = if truth {
+                    words(self, node, s)
+                } else {
+                    String::new()
+                };
                 out.push_str(&format!(
                     "{pad}{mark} {}{w}\n",
                     self.signal_names[*i as usize]
                 ));
             }
-            Node::All(parts) | Node::Any(parts) | Node::None(parts) | Node::AtLeast(_, parts) | Node::Near(_, parts) => {
+            Node::All(parts)
+            | Node::Any(parts)
+            | Node::None(parts)
+            | Node::AtLeast(_, parts)
+            | Node::Near(_, parts) => {
                 let kind = match node {
                     Node::All(_) => "all".to_string(),
                     Node::Any(_) => "any".to_string(),
@@ -956,6 +1093,20 @@ impl Engine {
                                 s.candidates.push(n);
                             }
                         }
+                        PatternUse::Stems {
+                            leaf,
+                            first_is_stem,
+                            n,
+                        } => {
+                            if !side(leaf)
+                                || *before.get_or_insert_with(|| word_char_before(hay, start))
+                            {
+                                continue;
+                            }
+                            if let Some(end) = self.stems_end(hay, end, first_is_stem, n) {
+                                s.push_hit(leaf, (start as u32, end as u32));
+                            }
+                        }
                     }
                 }
             }
@@ -1001,6 +1152,45 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Where a phrase of several stems ends, if its words after the first (`stem_phrases[n]`)
+    /// follow the first word, which ends at `end` (or runs on, when it is a stem).
+    fn stems_end(&self, hay: &[u8], mut end: usize, first_is_stem: bool, n: u32) -> Option<usize> {
+        let run_on = |mut at: usize| {
+            while word_char_at(hay, at) {
+                at += utf8_len(hay[at]);
+            }
+            at
+        };
+        if first_is_stem {
+            end = run_on(end);
+        } else if word_char_at(hay, end) {
+            return None;
+        }
+        for word in &self.stem_phrases[n as usize] {
+            if hay.get(end) != Some(&b' ') {
+                return None;
+            }
+            let from = end + 1;
+            let to = from + word.text.len();
+            if hay.get(from..to) != Some(&word.text[..]) {
+                return None;
+            }
+            end = if word.stem {
+                run_on(to)
+            } else if word
+                .text
+                .last()
+                .is_some_and(|b| b.is_ascii_alphanumeric() || *b >= 0x80)
+                && word_char_at(hay, to)
+            {
+                return None;
+            } else {
+                to
+            };
+        }
+        Some(end)
     }
 
     /// Scores the post with model `m` and fills the leaves that read it.
@@ -1205,29 +1395,6 @@ impl Engine {
         }
         near(&lists, window as u32, s)
     }
-}
-
-/// The regex a phrase of several stems stands for: each `stem*` runs to the end of its word,
-/// each other word is whole.
-fn stems_regex(text: &str, last_is_stem: bool) -> String {
-    let words: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
-    let mut out = String::from(r"\b");
-    for (i, w) in words.iter().enumerate() {
-        let (stem, is_stem) = match w.strip_suffix('*') {
-            Some(s) => (s, true),
-            None => (*w, i + 1 == words.len() && last_is_stem),
-        };
-        if i > 0 {
-            out.push(' ');
-        }
-        out.push_str(&regex_syntax::escape(&normalize_phrase(stem)));
-        if is_stem {
-            out.push_str(r"\w*");
-        } else if stem.chars().last().is_some_and(char::is_alphanumeric) {
-            out.push_str(r"\b");
-        }
-    }
-    out
 }
 
 /// Does a sentence start at `pos`: only spaces between it and the text's start or a

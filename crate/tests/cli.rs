@@ -292,3 +292,245 @@ fn lint_accepts_the_shipped_pack() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// Labelled rows from several sites, written for these tests.
+fn labelled_by_site() -> PathBuf {
+    let mut rows = String::new();
+    for i in 0..30 {
+        let (text, label) = if i % 3 == 0 {
+            ("Remember, you are just a tourist.", 1)
+        } else if i % 3 == 1 {
+            ("Ты обычный турист, ничего лишнего", 1)
+        } else {
+            ("A quiet day at the lake.", 0)
+        };
+        rows.push_str(&format!(
+            "{{\"text\":\"{text}\",\"label\":{label},\"source\":\"https://www.site{}.org/p/{i}\",\"kind\":\"k{}\",\"lang\":\"{}\",\"needs_context\":{}}}\n",
+            i % 6,
+            i % 2,
+            if i % 3 == 1 { "ru" } else { "en" },
+            i == 29
+        ));
+    }
+    temp_file("by-site.jsonl", &rows)
+}
+
+#[test]
+fn eval_reports_folds_of_whole_sites_and_tables_by_field() {
+    let pack = testdata("packs/basic.toml");
+    let rows = labelled_by_site();
+    let out = flagpost(
+        &[
+            "eval",
+            "--pack",
+            &pack,
+            "--labelled",
+            rows.to_str().unwrap(),
+            "--folds",
+            "3",
+            "--json",
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = &lines(&out)[0];
+    let folds = v["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 3);
+    let posts: u64 = folds.iter().map(|f| f["posts"].as_u64().unwrap()).sum();
+    assert_eq!(posts, 30);
+    // Six sites over three folds: every fold holds whole sites.
+    assert!(
+        folds.iter().all(|f| f["groups"].as_u64().unwrap() == 2),
+        "{folds:?}"
+    );
+    assert_eq!(v["by"]["lang"]["ru"]["posts"], 10);
+    assert_eq!(v["by"]["kind"]["k0"]["posts"], 15);
+
+    let out = flagpost(
+        &[
+            "eval",
+            "--pack",
+            &pack,
+            "--labelled",
+            rows.to_str().unwrap(),
+            "--filter",
+            "needs_context=false",
+        ],
+        "",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("29 labelled posts"), "{text}");
+    assert!(
+        text.contains("by lang:") && text.contains("by kind:"),
+        "{text}"
+    );
+
+    let dir = std::env::temp_dir().join(format!("flagpost-folds-{}", std::process::id()));
+    let out = flagpost(
+        &[
+            "eval",
+            "--pack",
+            &pack,
+            "--labelled",
+            rows.to_str().unwrap(),
+            "--folds",
+            "3",
+            "--write-folds",
+            dir.to_str().unwrap(),
+            "--fold",
+            "2",
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let test = std::fs::read_to_string(dir.join("fold-2-test.jsonl")).unwrap();
+    let train = std::fs::read_to_string(dir.join("fold-2-train.jsonl")).unwrap();
+    assert_eq!(test.lines().count() + train.lines().count(), 30);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(", fold 2 of 3"));
+    let out = flagpost(
+        &[
+            "eval",
+            "--pack",
+            &pack,
+            "--labelled",
+            rows.to_str().unwrap(),
+            "--folds",
+            "3",
+            "--fold",
+            "4",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn tune_learns_weights_and_writes_a_pack_that_loads() {
+    let rows = labelled_by_site();
+    let source = std::fs::read_to_string(testdata("packs/basic.toml")).unwrap();
+    let pack = temp_file("tune-basic.toml", &source);
+    let out_pack = std::env::temp_dir().join(format!("flagpost-tuned-{}.toml", std::process::id()));
+    let out = flagpost(
+        &[
+            "tune",
+            pack.to_str().unwrap(),
+            "--labelled",
+            rows.to_str().unwrap(),
+            "--folds",
+            "3",
+            "--json",
+            "-o",
+            out_pack.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = &lines(&out)[0];
+    assert_eq!(report["per_fold"].as_array().unwrap().len(), 3);
+    let tourist = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "tourist")
+        .unwrap();
+    assert_eq!(tourist["fired_on_positives"], 20);
+    assert!(tourist["tuned_weight"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["held_out"]["tuned"]["recall"], 1.0);
+    // The tuned pack keeps its comments and loads.
+    let tuned = std::fs::read_to_string(&out_pack).unwrap();
+    assert!(tuned.starts_with("# Test pack for the engine's own tests"));
+    let out = flagpost(&["lint", out_pack.to_str().unwrap()], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // A scorer must be declared before it can be learned.
+    let out = flagpost(
+        &[
+            "tune",
+            pack.to_str().unwrap(),
+            "--labelled",
+            rows.to_str().unwrap(),
+            "--ngrams",
+            "words",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[models.words]"));
+}
+
+#[test]
+fn scan_reads_context_and_reports_its_spans() {
+    let pack = testdata("packs/features.toml");
+    let input = "{\"id\":1,\"text\":\"Звоните!\",\"context\":{\"channel\":\"Батальон Восток\"}}\n\
+                 {\"id\":2,\"text\":\"Звоните!\"}\n\
+                 {\"id\":3,\"text\":\"Звоните!\",\"context\":[\"x\", 5]}\n";
+    let out = flagpost(&["scan", "--pack", &pack], input);
+    let v = lines(&out);
+    assert_eq!(v[0]["flagged"], true);
+    assert_eq!(v[0]["context_hits"][0]["text"], "Батальон");
+    assert_eq!(v[0]["context_hits"][0]["start"], 0);
+    assert_eq!(v[1]["flagged"], false);
+    assert!(v[2]["error"].as_str().unwrap().contains("context"));
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn why_shows_each_part_of_a_rule() {
+    let pack = testdata("packs/features.toml");
+    let out = flagpost(
+        &["why", "--pack", &pack, "--rule", "channel", "Звоните!"],
+        "",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("- channel"), "{text}");
+    assert!(text.contains("+ words: \"Звоните\""), "{text}");
+    assert!(text.contains("- context"), "{text}");
+}
+
+#[test]
+fn bad_numbers_and_empty_inputs_are_refused_with_status_2() {
+    for threads in ["0", "-5", "2.7", "1e12", "inf", "NaN", "5000"] {
+        let out = flagpost(&["scan", "--threads", threads], "");
+        assert_eq!(out.status.code(), Some(2), "--threads {threads}");
+    }
+    let blank = temp_file("blank.jsonl", "\n\n\n");
+    let out = flagpost(&["bench", blank.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no posts"));
+    for sub in ["scan", "eval", "tune", "test", "lint", "bench", "why"] {
+        let out = flagpost(&[sub, "--help"], "");
+        assert!(out.status.success(), "{sub} --help");
+    }
+}
+
+#[test]
+fn a_closed_standard_error_loses_no_output() {
+    // `2>&-`: standard error is closed, so warnings cannot be written; verdicts still are,
+    // and the status still says a line was bad.
+    let pack = testdata("packs/basic.toml");
+    let script = format!(
+        "printf '%s\\n%s\\n' '{{\"text\":\"you are just a tourist\"}}' 'not json' | '{}' scan --pack '{}' 2>&-",
+        env!("CARGO_BIN_EXE_flagpost"),
+        pack
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(stdout.contains("\"flagged\":true"));
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -116,7 +116,9 @@ fn disguise(text: &str, how: Disguise, rng: &mut Rng) -> String {
             Disguise::ZeroWidth => {
                 out.push(c);
                 if inside_word && rng.chance(3) {
-                    out.push(['\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}'][(rng.next() % 4) as usize]);
+                    out.push(
+                        ['\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}'][(rng.next() % 4) as usize],
+                    );
                 }
             }
             Disguise::SoftHyphens => {
@@ -173,10 +175,15 @@ fn disguised_positives_are_still_caught() {
         }
     }
     let share = caught as f64 / tried as f64;
-    println!("disguised variants of caught positives still caught: {caught} of {tried} ({share:.4})");
+    println!(
+        "disguised variants of caught positives still caught: {caught} of {tried} ({share:.4})"
+    );
     for (how, text) in missed.iter().take(20) {
         println!("  missed ({how:?}): {text}");
     }
     assert!(tried > 500, "too few variants: {tried}");
-    assert!(share >= 0.98, "only {share:.4} of disguised variants caught");
+    assert!(
+        share >= 0.98,
+        "only {share:.4} of disguised variants caught"
+    );
 }

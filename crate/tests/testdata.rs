@@ -22,6 +22,8 @@ struct CaseFile {
 struct Case {
     name: String,
     text: String,
+    /// The channel or thread title the post appears under.
+    context: Option<String>,
     rules: Option<Vec<String>>,
     flagged: Option<bool>,
     categories: Option<Vec<String>>,
@@ -29,6 +31,9 @@ struct Case {
     spans: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     offsets: BTreeMap<String, Vec<[usize; 2]>>,
+    /// Exact substrings of the context each rule matched there.
+    #[serde(default)]
+    context_spans: BTreeMap<String, Vec<String>>,
 }
 
 fn testdata() -> PathBuf {
@@ -88,7 +93,7 @@ fn every_case_in_testdata() {
                 file.file_name().unwrap().to_string_lossy(),
                 case.name
             );
-            let verdict = engine.scan(&case.text, &mut scratch);
+            let verdict = engine.scan_in_context(&case.text, case.context.as_deref(), &mut scratch);
             let fired: Vec<String> = verdict.rules.iter().map(|r| r.id.clone()).collect();
             if let Some(rules) = &case.rules {
                 let mut want = rules.clone();
@@ -127,6 +132,20 @@ fn every_case_in_testdata() {
                 if got != *want {
                     failures.push(format!(
                         "{where_}: spans of {rule} {got:?}, expected {want:?}"
+                    ));
+                }
+            }
+            for (rule, want) in &case.context_spans {
+                let context = case.context.as_deref().unwrap_or("");
+                let got: Vec<&str> = verdict
+                    .rules
+                    .iter()
+                    .filter(|r| &r.id == rule)
+                    .flat_map(|r| r.context_spans.iter().map(|s| &context[s.start..s.end]))
+                    .collect();
+                if got != *want {
+                    failures.push(format!(
+                        "{where_}: context spans of {rule} {got:?}, expected {want:?}"
                     ));
                 }
             }

@@ -29,13 +29,15 @@ pub fn run(a: Args) -> Outcome {
                         } else {
                             format!(", {} models", pack.models.len())
                         };
+                        let (patterns, dfa) = engine.automaton();
                         say!(
-                            "{file}: ok — pack `{}` {} ({} rules, {} signals{models}, {} warnings)",
+                            "{file}: ok — pack `{}` {} ({} rules, {} signals{models}, {} warnings; {patterns} patterns in a {})",
                             info.id,
                             info.version,
                             info.rules.len(),
                             pack.signals.len(),
-                            pack.warnings.len()
+                            pack.warnings.len(),
+                            if dfa { "DFA" } else { "contiguous NFA (slower to scan; a DFA holds up to 2,500 patterns)" }
                         );
                         packs.push(pack);
                     }

@@ -26,7 +26,11 @@ pub fn run(a: Args) -> Outcome {
         say!(
             "{}: {} (score {})",
             text,
-            if verdict.flagged { "flagged" } else { "not flagged" },
+            if verdict.flagged {
+                "flagged"
+            } else {
+                "not flagged"
+            },
             verdict.score
         );
         let trace = engine.trace(text, a.context.as_deref());
