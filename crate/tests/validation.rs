@@ -1,6 +1,6 @@
 //! Every way a pack can be wrong is refused with a message that says what and where.
 
-use flagpost::{parse_pack, Engine, EngineOptions, PackError, PackFormat};
+use flagpost::{parse_pack, Engine, EngineOptions, PackError, PackFormat, Scratch};
 
 const HEADER: &str = r#"id = "t"
 name = "Test"
@@ -535,4 +535,91 @@ fn regex_without_a_literal_start_is_a_warning() {
         .unwrap()
         .warnings
         .is_empty());
+}
+
+/// Runs `work` on another thread and fails if it takes longer than `limit`: a guard against
+/// exponential or quadratic blow-ups, with a bound far above what linear work needs.
+fn within(limit: std::time::Duration, what: &str, work: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        work();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(()) => {}
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{what} took longer than {limit:?}")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what} failed (above)"),
+    }
+}
+
+#[test]
+fn signals_that_reuse_each_other_cost_linear_time() {
+    // s0 uses s1 twice, s1 uses s2 twice, …: 2^40 paths through the signals, 40 signals.
+    let depth = 40;
+    let mut source = format!("{HEADER}[signals]\n");
+    for i in 0..depth {
+        source.push_str(&format!(
+            "s{i} = {{ any = [{{ signal = \"s{}\" }}, {{ all = [{{ signal = \"s{}\" }}, {{ phrases = [\"w{i}\"] }}] }}] }}\n",
+            i + 1,
+            i + 1
+        ));
+    }
+    source.push_str(&format!("s{depth} = {{ phrases = [\"leaf\"] }}\n"));
+    source.push_str(&rule(
+        "r",
+        r#"{ all = [{ signal = "s0" }, { near = [{ signal = "s0" }, { signal = "s1" }], within = 5 }] }"#,
+    ));
+    within(
+        std::time::Duration::from_secs(10),
+        "a pack of nested signals",
+        move || {
+            let pack = parse_pack(&source, PackFormat::Toml, "deep.toml").expect("parses");
+            let engine = Engine::compile(&[pack], &EngineOptions::default()).expect("compiles");
+            let text = (0..depth).map(|i| format!("w{i} ")).collect::<String>() + "leaf";
+            let verdict = engine.scan(&text, &mut Scratch::default());
+            assert!(verdict.flagged);
+        },
+    );
+}
+
+#[test]
+fn many_signals_and_rules_validate_in_linear_time() {
+    let n = 20_000;
+    let mut source = format!("{HEADER}[signals]\n");
+    for i in 0..n {
+        source.push_str(&format!("sig{i} = {{ phrases = [\"word{i}\"] }}\n"));
+    }
+    for i in 0..n / 4 {
+        source.push_str(&rule(
+            &format!("r{i}"),
+            &format!("{{ signal = \"sig{i}\" }}"),
+        ));
+    }
+    within(
+        std::time::Duration::from_secs(20),
+        "20,000 signals",
+        move || {
+            let pack = parse_pack(&source, PackFormat::Toml, "many.toml").expect("parses");
+            assert_eq!(pack.signals.len(), n);
+        },
+    );
+    let mut source = HEADER.to_string();
+    for i in 0..4_999 {
+        source.push_str(&rule(
+            &format!("r{i}"),
+            &format!("{{ phrases = [\"word{i}\"] }}"),
+        ));
+    }
+    source.push_str(&rule("r42", r#"{ phrases = ["again"] }"#));
+    within(
+        std::time::Duration::from_secs(20),
+        "5,000 rules with a duplicate",
+        move || {
+            let e = parse_pack(&source, PackFormat::Toml, "rules.toml").expect_err("duplicate id");
+            assert!(e.0[0].message.contains("duplicate rule id"), "{e}");
+            assert!(e.0[0].line.is_some());
+        },
+    );
 }
