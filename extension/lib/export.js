@@ -34,11 +34,13 @@ export function evidenceJson(page, posts, meta) {
   }, null, 2) + '\n';
 }
 
-// A cell that a spreadsheet would run as a formula gets a leading apostrophe.
-function csvCell(value) {
+// A cell that a spreadsheet would run as a formula gets a leading apostrophe. Cells holding a
+// separator are quoted, semicolons and tabs included: a spreadsheet in a locale that splits
+// on `;` would otherwise start a new cell, and a formula, after one.
+export function csvCell(value) {
   let s = value == null ? '' : String(value);
   if (/^[=+\-@\t\r]/.test(s)) s = "'" + s;
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  return /[",;\t\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 export function evidenceCsv(page, posts, meta) {

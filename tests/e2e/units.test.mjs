@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { normalize, SCHEMA_VERSION, siteEnabled, siteKey, save, saveOrExplain, loadState } from '../../extension/lib/storage.js';
-import { evidenceCsv, labelledJsonl, toCharOffset, markKey } from '../../extension/lib/export.js';
+import { csvCell, evidenceCsv, labelledJsonl, toCharOffset, markKey } from '../../extension/lib/export.js';
 import { isQuotaError } from '../../extension/lib/browser.js';
 
 test('storage: schema 1 data migrates, keeping packs and settings', () => {
@@ -43,6 +43,10 @@ test('export: spans in characters, CSV quoting and formula guard, labelled JSON 
   const csv = evidenceCsv({ url: 'https://x/' }, [post], { exportedAt: 'now' });
   assert.ok(csv.includes(`"'=cmd, ""quoted""\nline"`));
   assert.ok(csv.includes('r:1-4'));
+  // Semicolon locales: a cell with `;` stays one cell, so no formula can start after it.
+  assert.equal(csvCell('join us;=HYPERLINK("http://x")'), '"join us;=HYPERLINK(""http://x"")"');
+  assert.equal(csvCell('a\t=cmd'), '"a\t=cmd"');
+  assert.equal(csvCell('plain'), 'plain');
   const marks = { a: { text: 't1', label: true, url: 'u', rules: ['r'], time: 2 }, b: { text: 't0', label: false, url: 'u', rules: ['r'], time: 1 } };
   const lines = labelledJsonl(marks).trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(lines.map((l) => [l.id, l.text, l.label]), [['b', 't0', false], ['a', 't1', true]]);
