@@ -101,12 +101,16 @@ fn phrases_of(packs: &[RulePack]) -> Vec<String> {
                     out.push(normalize_phrase(&p.text.replace('*', "")));
                 }
             }
-            Condition::All(p) | Condition::Any(p) | Condition::None(p) | Condition::AtLeast(_, p) => {
-                p.iter().for_each(|c| walk(c, out))
-            }
+            Condition::All(p)
+            | Condition::Any(p)
+            | Condition::None(p)
+            | Condition::AtLeast(_, p) => p.iter().for_each(|c| walk(c, out)),
             Condition::Near(_, p) => p.iter().for_each(|c| walk(c, out)),
             Condition::Context(c) => walk(c, out),
-            Condition::Regex(_) | Condition::Range(_) | Condition::Signal(_) | Condition::Model { .. } => {}
+            Condition::Regex(_)
+            | Condition::Range(_)
+            | Condition::Signal(_)
+            | Condition::Model { .. } => {}
         }
     }
     let mut out = Vec::new();
@@ -126,7 +130,12 @@ fn phrases_of(packs: &[RulePack]) -> Vec<String> {
 
 /// The yardstick the engine is held to: lower-case each post, then run a bare Aho-Corasick
 /// DFA over the same phrases, counting every match. MB/s, median of `runs`.
-fn baseline(posts: &[(String, Option<String>)], phrases: &[String], runs: usize, bytes: usize) -> (f64, usize) {
+fn baseline(
+    posts: &[(String, Option<String>)],
+    phrases: &[String],
+    runs: usize,
+    bytes: usize,
+) -> (f64, usize) {
     let ac = AhoCorasick::builder()
         .match_kind(MatchKind::Standard)
         .kind(Some(AhoCorasickKind::DFA))
