@@ -2,9 +2,40 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
+/// What kind of problem a [`PackError`] is, for programs that act on it (the extension's
+/// import dialog, tests) without reading the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// The file is not valid TOML or JSON, or has a field of the wrong type or name.
+    Syntax,
+    /// A value is out of its allowed set or shape (ids, versions, weights, thresholds…).
+    #[default]
+    Invalid,
+    /// A signal or model that does not exist.
+    UnknownName,
+    /// Two rules or packs with one id.
+    Duplicate,
+    /// A regex that does not compile, is too large, or matches empty text.
+    Regex,
+    /// A size limit is exceeded.
+    Limit,
+    /// Signals that refer to each other in a cycle.
+    Cycle,
+    /// A rule that would fire on every post.
+    FiresAlways,
+    /// A compiled pack file that is damaged, or of another format version.
+    Compiled,
+    /// A warning: the pack works, but something in it is probably unintended.
+    Warning,
+}
+
 /// One problem in a rule pack: which file, where in it, which rule, and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackError {
+    pub kind: ErrorKind,
     /// The file name (or other origin label) the pack was read from.
     pub origin: String,
     /// 1-based line, when the problem can be placed.
@@ -19,6 +50,7 @@ pub struct PackError {
 impl PackError {
     pub fn new(origin: &str, message: impl Into<String>) -> Self {
         PackError {
+            kind: ErrorKind::Invalid,
             origin: origin.to_string(),
             line: None,
             column: None,
@@ -32,6 +64,11 @@ impl PackError {
             self.line = Some(line);
             self.column = Some(column);
         }
+        self
+    }
+
+    pub fn kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
         self
     }
 
@@ -64,7 +101,7 @@ impl fmt::Display for PackError {
 impl std::error::Error for PackError {}
 
 /// All the problems found in one or more packs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackErrors(pub Vec<PackError>);
 
 impl fmt::Display for PackErrors {

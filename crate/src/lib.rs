@@ -60,13 +60,16 @@ pub mod model;
 pub mod normalize;
 pub mod numbers;
 pub mod pack;
+pub mod regexes;
 pub mod verdict;
 
-pub use engine::{Engine, EngineOptions, PackInfo, RuleInfo, Scratch};
-pub use error::{PackError, PackErrors};
+pub use engine::{Automaton, Engine, EngineOptions, PackInfo, RuleInfo, Scratch};
+pub use error::{ErrorKind, PackError, PackErrors};
 pub use examples::{run_examples, ExampleFailure, ExampleReport};
 pub use limits::MAX_TEXT_BYTES;
-pub use pack::{parse_pack, Condition, Example, ModelDef, PackFormat, RulePack, Severity};
+#[cfg(feature = "authoring")]
+pub use pack::parse_pack;
+pub use pack::{Condition, Example, ModelDef, PackFormat, RulePack, Severity};
 pub use verdict::{RuleHit, Span, Verdict};
 
 /// The packs shipped in `extension/packs/`, as (file name, source), embedded at build time.

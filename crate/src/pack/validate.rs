@@ -1,405 +1,12 @@
-//! Rule packs: the file format, parsing, and validation with errors that say where.
-//!
-//! Parsing checks everything that can be checked on one pack alone: structure and unknown
-//! fields, ids, references between rules and signals, regex syntax and size, number ranges,
-//! limits. [`crate::Engine::compile`] then checks what needs all packs together.
+//! Every check a pack must pass, with errors that name file, line, column and rule.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
-use serde::Deserialize;
-
-use crate::error::{line_column, PackError, PackErrors};
+use super::format::{RawCondition, RawModel, RawPack};
+use super::locate::Locator;
+use super::{Condition, ModelDef, PackFormat, Phrase, Rule, RulePack};
+use crate::error::{ErrorKind, PackError, PackErrors};
 use crate::limits::*;
-
-/// How a pack's text is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PackFormat {
-    Toml,
-    Json,
-}
-
-impl PackFormat {
-    /// `.json` files are JSON; everything else is TOML.
-    pub fn from_name(name: &str) -> PackFormat {
-        if name.to_ascii_lowercase().ends_with(".json") {
-            PackFormat::Json
-        } else {
-            PackFormat::Toml
-        }
-    }
-}
-
-/// How serious a rule's finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-/// A parsed, validated rule pack.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RulePack {
-    pub origin: String,
-    pub id: String,
-    pub name: String,
-    pub version: String,
-    pub description: String,
-    pub languages: Vec<String>,
-    pub license: String,
-    pub threshold: f64,
-    /// Named conditions, in name order.
-    pub signals: Vec<(String, Condition)>,
-    /// Learned n-gram scorers, in name order.
-    pub models: Vec<(String, ModelDef)>,
-    pub rules: Vec<Rule>,
-    pub examples: Examples,
-    /// Non-fatal findings (unused signals, rules without examples).
-    pub warnings: Vec<PackError>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rule {
-    pub id: String,
-    pub category: String,
-    pub severity: Severity,
-    pub weight: f64,
-    pub description: String,
-    pub enabled: bool,
-    pub condition: Condition,
-    pub examples: Examples,
-    /// Where the rule's id stands in the source, for later errors.
-    pub position: Option<(usize, usize)>,
-}
-
-/// A rule's or signal's condition, as written.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Condition {
-    /// Phrases, each normalised at compile time; `prefix` when written with a trailing `*`.
-    Phrases(Vec<Phrase>),
-    Regex(String),
-    Range(NumberRange),
-    Signal(String),
-    All(Vec<Condition>),
-    Any(Vec<Condition>),
-    None(Vec<Condition>),
-    AtLeast(usize, Vec<Condition>),
-    Near(usize, Vec<Condition>),
-    /// True when the inner condition holds on the post's context (channel, group or thread
-    /// title) rather than its text.
-    Context(Box<Condition>),
-    /// True when the named n-gram scorer gives the post a probability of at least `above`.
-    Model {
-        name: String,
-        above: f64,
-    },
-}
-
-/// A learned n-gram scorer as written in a pack (see [`crate::model`]).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ModelDef {
-    pub description: String,
-    pub bias: f64,
-    /// Feature key → weight, in key order.
-    pub weights: Vec<(String, f64)>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Phrase {
-    pub text: String,
-    pub prefix: bool,
-    /// Written with a leading `^`: only at the start of a sentence (the text's start, or after
-    /// punctuation other than a comma), where an English verb is an imperative.
-    pub sentence_start: bool,
-}
-
-/// Which number ranges count: the low end within `low`, the high end within `high`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NumberRange {
-    pub low: [u32; 2],
-    pub high: [u32; 2],
-}
-
-impl NumberRange {
-    pub fn accepts(&self, low: u32, high: u32) -> bool {
-        (self.low[0]..=self.low[1]).contains(&low) && (self.high[0]..=self.high[1]).contains(&high)
-    }
-}
-
-/// Texts that must flag, and texts that must not.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Examples {
-    pub flag: Vec<Example>,
-    pub pass: Vec<Example>,
-}
-
-/// One example text, with the context it appears in when a rule reads context.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Example {
-    pub text: String,
-    pub context: Option<String>,
-}
-
-impl Examples {
-    pub fn is_empty(&self) -> bool {
-        self.flag.is_empty() && self.pass.is_empty()
-    }
-}
-
-// ---- the file format, as serde reads it ----
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPack {
-    id: String,
-    name: String,
-    version: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    languages: Vec<String>,
-    license: String,
-    threshold: f64,
-    #[serde(default)]
-    signals: BTreeMap<String, RawCondition>,
-    #[serde(default)]
-    models: BTreeMap<String, RawModel>,
-    #[serde(default)]
-    rules: Vec<RawRule>,
-    #[serde(default)]
-    examples: RawExamples,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawModel {
-    #[serde(default)]
-    description: String,
-    bias: f64,
-    weights: BTreeMap<String, f64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRule {
-    id: String,
-    category: String,
-    severity: Severity,
-    weight: f64,
-    description: String,
-    #[serde(default = "yes")]
-    enabled: bool,
-    condition: RawCondition,
-    #[serde(default)]
-    examples: RawExamples,
-}
-
-fn yes() -> bool {
-    true
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawCondition {
-    phrases: Option<Vec<String>>,
-    regex: Option<String>,
-    range: Option<NumberRange>,
-    signal: Option<String>,
-    all: Option<Vec<RawCondition>>,
-    any: Option<Vec<RawCondition>>,
-    none: Option<Vec<RawCondition>>,
-    at_least: Option<i64>,
-    of: Option<Vec<RawCondition>>,
-    near: Option<Vec<RawCondition>>,
-    within: Option<i64>,
-    context: Option<Box<RawCondition>>,
-    model: Option<String>,
-    above: Option<f64>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawExamples {
-    #[serde(default)]
-    flag: Vec<RawExample>,
-    #[serde(default)]
-    pass: Vec<RawExample>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawExample {
-    Text(String),
-    Detailed(DetailedExample),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DetailedExample {
-    text: String,
-    #[serde(default)]
-    #[allow(dead_code)]
-    note: Option<String>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    source: Option<String>,
-    #[serde(default)]
-    context: Option<String>,
-}
-
-impl RawExamples {
-    fn into_examples(self) -> Examples {
-        let text = |e: RawExample| match e {
-            RawExample::Text(text) => Example {
-                text,
-                context: None,
-            },
-            RawExample::Detailed(d) => Example {
-                text: d.text,
-                context: d.context,
-            },
-        };
-        Examples {
-            flag: self.flag.into_iter().map(text).collect(),
-            pass: self.pass.into_iter().map(text).collect(),
-        }
-    }
-}
-
-/// Parses and validates one pack. `origin` names it in errors (usually the file name).
-pub fn parse_pack(source: &str, format: PackFormat, origin: &str) -> Result<RulePack, PackErrors> {
-    if source.len() > MAX_PACK_BYTES {
-        return Err(PackError::new(
-            origin,
-            format!(
-                "pack is {} bytes; the limit is {MAX_PACK_BYTES}",
-                source.len()
-            ),
-        )
-        .into());
-    }
-    let raw: RawPack = match format {
-        PackFormat::Toml => toml::from_str(source).map_err(|e| {
-            let at = e.span().map(|s| line_column(source, s.start));
-            PackError::new(origin, e.message().trim().to_string()).at(at)
-        })?,
-        PackFormat::Json => serde_json::from_str(source).map_err(|e| {
-            let at = (e.line() > 0).then(|| (e.line(), e.column()));
-            PackError::new(origin, strip_json_position(&e.to_string())).at(at)
-        })?,
-    };
-    Validator {
-        source,
-        format,
-        origin,
-        errors: Vec::new(),
-        id_offsets: id_offsets(source, format),
-        key_offsets: key_offsets(source, format),
-        lines: LineIndex::new(source),
-        model_names: raw.models.keys().cloned().collect(),
-        context_signal_uses: Vec::new(),
-        warnings: Vec::new(),
-    }
-    .validate(raw)
-}
-
-fn strip_json_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
-    }
-}
-
-/// Byte offsets of every `id = "…"` in the source, by id, in order.
-fn id_offsets(source: &str, format: PackFormat) -> HashMap<String, Vec<usize>> {
-    let pattern = match format {
-        PackFormat::Toml => r#"(?m)^[ \t]*id[ \t]*=[ \t]*["']([^"'\n]*)["']"#,
-        PackFormat::Json => r#""id"\s*:\s*"([^"\n]*)""#,
-    };
-    let mut offsets: HashMap<String, Vec<usize>> = HashMap::new();
-    if let Ok(re) = regex::Regex::new(pattern) {
-        for c in re.captures_iter(source) {
-            let whole = c.get(0).map_or(0, |m| m.start());
-            let indent = c[0].len() - c[0].trim_start().len();
-            offsets
-                .entry(c[1].to_string())
-                .or_default()
-                .push(whole + indent);
-        }
-    }
-    offsets
-}
-
-/// Byte offset of the first place each table key (`name = …` or `[signals.name]`,
-/// `"name":` in JSON) is written, by name. Signals and models are found here in one pass,
-/// however many a pack has.
-fn key_offsets(source: &str, format: PackFormat) -> HashMap<String, usize> {
-    let pattern = match format {
-        PackFormat::Toml => {
-            r#"(?m)^[ \t]*(?:\[(?:signals|models)\.["']?([A-Za-z0-9_-]+)["']?\]|["']?([A-Za-z0-9_-]+)["']?[ \t]*=)"#
-        }
-        PackFormat::Json => r#""([A-Za-z0-9_-]+)"\s*:"#,
-    };
-    let mut offsets = HashMap::new();
-    // Signals and models sit under their tables; keys before them are not theirs.
-    let from = source
-        .find("signals")
-        .into_iter()
-        .chain(source.find("models"))
-        .min()
-        .map_or(0, |i| i.saturating_sub(1));
-    if let Ok(re) = regex::Regex::new(pattern) {
-        for c in re.captures_iter(&source[from..]) {
-            let Some(name) = c.get(1).or_else(|| c.get(2)) else {
-                continue;
-            };
-            let whole = c.get(0).map_or(0, |m| m.start());
-            let indent = c[0].len() - c[0].trim_start().len();
-            offsets
-                .entry(name.as_str().to_string())
-                .or_insert(from + whole + indent);
-        }
-    }
-    offsets
-}
-
-/// Line starts of a source, for turning byte offsets into lines and columns in log time.
-struct LineIndex {
-    starts: Vec<usize>,
-}
-
-impl LineIndex {
-    fn new(source: &str) -> LineIndex {
-        let mut starts = vec![0];
-        starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { starts }
-    }
-
-    fn line_column(&self, source: &str, byte: usize) -> (usize, usize) {
-        let byte = byte.min(source.len());
-        let line = self.starts.partition_point(|&s| s <= byte);
-        let start = self.starts[line - 1];
-        let mut end = byte;
-        while end > start && !source.is_char_boundary(end) {
-            end -= 1;
-        }
-        (line, source[start..end].chars().count() + 1)
-    }
-}
 
 /// Where a condition stands: inside `context`, inside `near`.
 #[derive(Clone, Copy, Default)]
@@ -408,20 +15,49 @@ struct Scope {
     near: bool,
 }
 
-struct Validator<'a> {
-    id_offsets: HashMap<String, Vec<usize>>,
-    /// Where each signal (or model) is defined, by name: found in one pass over the source.
-    key_offsets: HashMap<String, usize>,
-    lines: LineIndex,
+pub(super) struct Validator<'a> {
+    locate: Locator<'a>,
     /// Known model names.
     model_names: Vec<String>,
     /// Signals used inside `context`, with who used them: they must not read the post's words.
     context_signal_uses: Vec<(String, Owner)>,
     warnings: Vec<PackError>,
-    source: &'a str,
-    format: PackFormat,
     origin: &'a str,
     errors: Vec<PackError>,
+}
+
+impl<'a> Validator<'a> {
+    pub fn new(
+        source: &'a str,
+        format: PackFormat,
+        origin: &'a str,
+        model_names: Vec<String>,
+    ) -> Self {
+        Validator {
+            locate: Locator::new(source, format),
+            model_names,
+            context_signal_uses: Vec::new(),
+            warnings: Vec::new(),
+            origin,
+            errors: Vec::new(),
+        }
+    }
+
+    fn find_key(&self, key: &str) -> Option<(usize, usize)> {
+        self.locate.find_key(key)
+    }
+
+    fn find_rule(&self, id: &str, occurrence: usize) -> Option<(usize, usize)> {
+        self.locate.find_rule(id, occurrence)
+    }
+
+    fn find_signal(&self, name: &str) -> Option<(usize, usize)> {
+        self.locate.find_signal(name)
+    }
+
+    fn find_text(&self, text: &str, after: Option<(usize, usize)>) -> Option<(usize, usize)> {
+        self.locate.find_text(text, after)
+    }
 }
 
 /// Who owns a condition being checked, for messages.
@@ -432,7 +68,7 @@ struct Owner {
 }
 
 impl Validator<'_> {
-    fn validate(mut self, raw: RawPack) -> Result<RulePack, PackErrors> {
+    pub fn validate(mut self, raw: RawPack) -> Result<RulePack, PackErrors> {
         let top = Owner {
             label: String::new(),
             position: None,
@@ -459,7 +95,8 @@ impl Validator<'_> {
             self.error(&top, None, "the pack has no rules");
         }
         if raw.rules.len() > MAX_RULES_PER_PACK {
-            self.error(
+            self.error_of(
+                ErrorKind::Limit,
                 &top,
                 None,
                 format!(
@@ -522,7 +159,8 @@ impl Validator<'_> {
                 position,
             };
             if *occurrence == 2 {
-                self.error(
+                self.error_of(
+                    ErrorKind::Duplicate,
                     &owner,
                     position,
                     format!("duplicate rule id `{}`", raw_rule.id),
@@ -570,6 +208,7 @@ impl Validator<'_> {
                         self.origin,
                         "rule should have examples that must flag and examples that must not",
                     )
+                    .kind(ErrorKind::Warning)
                     .at(position)
                     .in_rule(&raw_rule.id),
                 );
@@ -592,6 +231,7 @@ impl Validator<'_> {
             if !used_signals.contains(name) {
                 warnings.push(
                     PackError::new(self.origin, "signal is never used")
+                        .kind(ErrorKind::Warning)
                         .at(self.find_signal(name))
                         .in_rule(format!("signal:{name}")),
                 );
@@ -608,6 +248,7 @@ impl Validator<'_> {
             if !used {
                 warnings.push(
                     PackError::new(self.origin, "model is never used")
+                        .kind(ErrorKind::Warning)
                         .at(self.find_signal(name))
                         .in_rule(format!("model:{name}")),
                 );
@@ -634,7 +275,7 @@ impl Validator<'_> {
             warnings,
         };
         // A rule that fires with no positive match would flag every post.
-        crate::engine::check_rules_need_a_match(&pack)?;
+        check_rules_need_a_match(&pack)?;
         Ok(pack)
     }
 
@@ -648,7 +289,8 @@ impl Validator<'_> {
         scope: Scope,
     ) -> Option<Condition> {
         if depth > MAX_CONDITION_DEPTH {
-            self.error(
+            self.error_of(
+                ErrorKind::Limit,
                 owner,
                 owner.position,
                 format!("conditions nested deeper than {MAX_CONDITION_DEPTH} levels"),
@@ -725,7 +367,8 @@ impl Validator<'_> {
                 let position = self.find_text(&name, owner.position).or(owner.position);
                 let mut known: Vec<&str> = signals.iter().copied().collect();
                 known.sort_unstable();
-                self.error(
+                self.error_of(
+                    ErrorKind::UnknownName,
                     owner,
                     position,
                     format!(
@@ -789,7 +432,8 @@ impl Validator<'_> {
             if !self.model_names.contains(&name) {
                 let position = self.find_text(&name, owner.position).or(owner.position);
                 let known: Vec<&str> = self.model_names.iter().map(String::as_str).collect();
-                self.error(
+                self.error_of(
+                    ErrorKind::UnknownName,
                     owner,
                     position,
                     format!(
@@ -903,7 +547,8 @@ impl Validator<'_> {
             ok = false;
         }
         if raw.weights.len() > MAX_MODEL_FEATURES {
-            self.error(
+            self.error_of(
+                ErrorKind::Limit,
                 owner,
                 owner.position,
                 format!(
@@ -1063,7 +708,8 @@ impl Validator<'_> {
             }
             if text.chars().count() > MAX_PHRASE_CHARS {
                 let position = position();
-                self.error(
+                self.error_of(
+                    ErrorKind::Limit,
                     owner,
                     position,
                     format!("phrase is longer than {MAX_PHRASE_CHARS} characters"),
@@ -1102,11 +748,12 @@ impl Validator<'_> {
         ok.then_some(out)
     }
 
-    fn regex(&mut self, owner: &Owner, source: String) -> Option<String> {
+    fn regex(&mut self, owner: &Owner, source: String) -> Option<crate::regexes::PackRegex> {
         let position = || self.find_text(&source, owner.position).or(owner.position);
         if source.chars().count() > MAX_REGEX_CHARS {
             let position = position();
-            self.error(
+            self.error_of(
+                ErrorKind::Limit,
                 owner,
                 position,
                 format!("regex is longer than {MAX_REGEX_CHARS} characters"),
@@ -1115,13 +762,12 @@ impl Validator<'_> {
         }
         if source.is_empty() {
             let position = position();
-            self.error(owner, position, "regex is empty");
+            self.error_of(ErrorKind::Regex, owner, position, "regex is empty");
             return None;
         }
-        match crate::engine::check_regex(&source) {
-            Ok(hir) => {
-                let runs_everywhere =
-                    crate::engine::literal_prefixes(&crate::engine::relax(&hir)).is_none();
+        match crate::regexes::analyse(&source) {
+            Ok((analysed, hir)) => {
+                let runs_everywhere = analysed.prefixes.is_none();
                 if hir.properties().minimum_len() == Some(0) {
                     let position = position();
                     self.error(
@@ -1142,17 +788,18 @@ impl Validator<'_> {
                              starting it with words makes it cheaper"
                         ),
                     )
-                    .at(position);
+                    .at(position)
+                    .kind(ErrorKind::Warning);
                     if !owner.label.is_empty() {
                         w = w.in_rule(&owner.label);
                     }
                     self.warnings.push(w);
                 }
-                Some(source)
+                Some(analysed)
             }
             Err(message) => {
                 let position = position();
-                self.error(owner, position, message);
+                self.error_of(ErrorKind::Regex, owner, position, message);
                 None
             }
         }
@@ -1219,7 +866,8 @@ impl Validator<'_> {
                     label: format!("signal:{}", cycle[0]),
                     position: self.find_signal(&cycle[0]),
                 };
-                self.error(
+                self.error_of(
+                    ErrorKind::Cycle,
                     &owner,
                     owner.position,
                     format!(
@@ -1238,57 +886,21 @@ impl Validator<'_> {
         position: Option<(usize, usize)>,
         message: impl Into<String>,
     ) {
-        let mut e = PackError::new(self.origin, message).at(position);
+        self.error_of(ErrorKind::Invalid, owner, position, message);
+    }
+
+    fn error_of(
+        &mut self,
+        kind: ErrorKind,
+        owner: &Owner,
+        position: Option<(usize, usize)>,
+        message: impl Into<String>,
+    ) {
+        let mut e = PackError::new(self.origin, message).at(position).kind(kind);
         if !owner.label.is_empty() {
             e = e.in_rule(&owner.label);
         }
         self.errors.push(e);
-    }
-
-    // ---- finding where things stand in the source, for messages ----
-
-    fn find_key(&self, key: &str) -> Option<(usize, usize)> {
-        let pattern = match self.format {
-            PackFormat::Toml => format!(r#"(?m)^\s*{}\s*="#, regex::escape(key)),
-            PackFormat::Json => format!(r#""{}"\s*:"#, regex::escape(key)),
-        };
-        self.find_pattern(&pattern, 0, 1)
-    }
-
-    fn find_rule(&self, id: &str, occurrence: usize) -> Option<(usize, usize)> {
-        let offset = *self.id_offsets.get(id)?.get(occurrence - 1)?;
-        Some(self.lines.line_column(self.source, offset))
-    }
-
-    /// Where a signal or a model is defined.
-    fn find_signal(&self, name: &str) -> Option<(usize, usize)> {
-        let offset = *self.key_offsets.get(name)?;
-        Some(self.lines.line_column(self.source, offset))
-    }
-
-    /// The first place after `after` where `text` is written (as is or JSON-escaped).
-    fn find_text(&self, text: &str, after: Option<(usize, usize)>) -> Option<(usize, usize)> {
-        let from = after.map_or(0, |(line, _)| {
-            self.lines.starts.get(line - 1).copied().unwrap_or(0)
-        });
-        let hay = self.source.get(from..)?;
-        let escaped = serde_json::to_string(text).ok()?;
-        let escaped = &escaped[1..escaped.len() - 1];
-        let at = hay.find(text).or_else(|| hay.find(escaped))?;
-        Some(self.lines.line_column(self.source, from + at))
-    }
-
-    fn find_pattern(
-        &self,
-        pattern: &str,
-        from: usize,
-        occurrence: usize,
-    ) -> Option<(usize, usize)> {
-        let re = regex::Regex::new(pattern).ok()?;
-        let m = re.find_iter(self.source.get(from..)?).nth(occurrence - 1)?;
-        let text = m.as_str();
-        let skip = text.len() - text.trim_start().len();
-        Some(self.lines.line_column(self.source, from + m.start() + skip))
     }
 }
 
@@ -1351,5 +963,74 @@ fn uses_model(c: &Condition, name: &str) -> bool {
         | Condition::Regex(_)
         | Condition::Range(_)
         | Condition::Signal(_) => false,
+    }
+}
+
+/// Refuses rules that are true when nothing matches: they would flag every post. Each signal
+/// is worked out once, so this is linear in the pack's size.
+fn check_rules_need_a_match(pack: &RulePack) -> Result<(), PackErrors> {
+    struct Check<'a> {
+        pack: &'a RulePack,
+        signals: HashMap<&'a str, &'a Condition>,
+        memo: HashMap<&'a str, bool>,
+    }
+    impl<'a> Check<'a> {
+        fn true_on_nothing(&mut self, c: &'a Condition) -> bool {
+            let count = |this: &mut Self, parts: &'a [Condition]| {
+                parts.iter().filter(|p| this.true_on_nothing(p)).count()
+            };
+            match c {
+                Condition::Phrases(_) | Condition::Regex(_) | Condition::Range(_) => false,
+                Condition::Near(..) => false,
+                Condition::Model { name, above } => self
+                    .pack
+                    .models
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .is_some_and(|(_, m)| crate::learn::sigmoid(m.bias) >= *above),
+                Condition::Signal(name) => {
+                    if let Some(&known) = self.memo.get(name.as_str()) {
+                        return known;
+                    }
+                    self.memo.insert(name, false);
+                    let r = match self.signals.get(name.as_str()) {
+                        Some(c) => self.true_on_nothing(c),
+                        None => false,
+                    };
+                    self.memo.insert(name, r);
+                    r
+                }
+                Condition::All(parts) => count(self, parts) == parts.len(),
+                Condition::Any(parts) => count(self, parts) > 0,
+                Condition::None(parts) => count(self, parts) == 0,
+                Condition::AtLeast(n, parts) => count(self, parts) >= *n,
+                Condition::Context(inner) => self.true_on_nothing(inner),
+            }
+        }
+    }
+    let mut check = Check {
+        pack,
+        signals: pack.signals.iter().map(|(n, c)| (n.as_str(), c)).collect(),
+        memo: HashMap::new(),
+    };
+    let errors: Vec<PackError> = pack
+        .rules
+        .iter()
+        .filter(|r| check.true_on_nothing(&r.condition))
+        .map(|r| {
+            PackError::new(
+                &pack.origin,
+                "the condition is true when nothing matches, so the rule would fire on every post; \
+                 use `none` only beside a positive part inside `all`",
+            )
+            .kind(ErrorKind::FiresAlways)
+            .at(r.position)
+            .in_rule(&r.id)
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(PackErrors(errors))
     }
 }
