@@ -50,6 +50,7 @@
 //! windows are capped ([`limits`]); a pack that breaks any of these is refused with a message,
 //! never a panic. Posts are scanned up to [`MAX_TEXT_BYTES`]; the verdict says when one was cut.
 
+pub mod compiled;
 pub mod engine;
 pub mod error;
 pub mod examples;
@@ -62,6 +63,7 @@ pub mod numbers;
 pub mod pack;
 pub mod regexes;
 pub mod verdict;
+pub mod wire;
 
 pub use engine::{Automaton, Engine, EngineOptions, PackInfo, RuleInfo, Scratch};
 pub use error::{ErrorKind, PackError, PackErrors};

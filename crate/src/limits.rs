@@ -20,3 +20,10 @@ pub const MAX_NEAR_WINDOW: usize = 100;
 pub const MAX_HITS_PER_LEAF: usize = 64;
 /// Weights of one learned n-gram model.
 pub const MAX_MODEL_FEATURES: usize = 200_000;
+/// Posts per batch a content script sends to the engine.
+pub const BATCH_POSTS: usize = 100;
+/// Separates posts in a batch string. A post's own U+001E becomes a space, which keeps every
+/// UTF-16 offset in place.
+pub const POST_SEPARATOR: char = '\u{1e}';
+/// Separates a post's context from its text inside a batch string.
+pub const CONTEXT_SEPARATOR: char = '\u{1f}';

@@ -73,12 +73,29 @@ pub fn pack_sources(paths: &[String]) -> Result<Vec<(String, String)>, Fatal> {
     Ok(sources)
 }
 
-/// Loads the packs named on the command line, or the shipped ones.
+/// Loads the packs named on the command line (sources, or packs compiled by
+/// `flagpost compile`), or the shipped ones.
 pub fn load_packs(paths: &[String]) -> Result<Vec<RulePack>, Fatal> {
-    pack_sources(paths)?
-        .into_iter()
-        .map(|(name, source)| parse_source(&name, &source))
-        .collect()
+    if paths.is_empty() {
+        return pack_sources(paths)?
+            .into_iter()
+            .map(|(name, source)| parse_source(&name, &source))
+            .collect();
+    }
+    let mut packs = Vec::new();
+    for path in paths {
+        let bytes = fs::read(path).map_err(|e| Fatal(format!("cannot read {path}: {e}")))?;
+        if flagpost::compiled::is_compiled(&bytes) {
+            let loaded = flagpost::compiled::decode(&bytes, path)
+                .map_err(|e| Fatal(format!("the compiled packs are refused:\n{e}")))?;
+            packs.extend(loaded.into_iter().map(|c| c.pack));
+        } else {
+            let source = String::from_utf8(bytes)
+                .map_err(|_| Fatal(format!("{path} is neither UTF-8 text nor a compiled pack")))?;
+            packs.push(parse_source(path, &source)?);
+        }
+    }
+    Ok(packs)
 }
 
 pub fn parse_source(name: &str, source: &str) -> Result<RulePack, Fatal> {

@@ -1,0 +1,178 @@
+//! Compiled packs: validated packs stored in a compact binary form, so that a process that
+//! only scans (the extension's worker) loads them without parsing or validating anything.
+//!
+//! The form is a cache, never the only copy of a pack: whoever stores it keeps the source and
+//! rebuilds from it when loading is refused. Loading is refused, with a message that says
+//! why, when the bytes are not a compiled pack, come from another format version, or fail
+//! their checksum.
+//!
+//! ```text
+//! "FLAGPOST"  magic, 8 bytes
+//! u32 LE      format version
+//! u64 LE      FNV-1a of the payload
+//! u32 LE      payload length
+//! payload     postcard: the packs, each with a digest of the source it came from
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ErrorKind, PackError};
+use crate::pack::{Examples, RulePack};
+
+/// What starts every compiled pack file.
+pub const MAGIC: &[u8; 8] = b"FLAGPOST";
+/// Bumped whenever the layout of [`RulePack`] or of this header changes.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    packs: Vec<CompiledPack>,
+}
+
+/// One validated pack and the digest of the source it was compiled from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompiledPack {
+    pub pack: RulePack,
+    pub source_digest: u64,
+}
+
+/// FNV-1a, 64 bits: a checksum against damage, not against tampering.
+pub fn digest(bytes: &[u8]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Does this look like a compiled pack file (rather than TOML or JSON)?
+pub fn is_compiled(bytes: &[u8]) -> bool {
+    bytes.starts_with(MAGIC)
+}
+
+/// Stores validated packs with the sources they came from. Examples and warnings are left out:
+/// scanning needs neither, and the source keeps both.
+pub fn encode(packs: &[(RulePack, &str)]) -> Vec<u8> {
+    let payload = Payload {
+        packs: packs
+            .iter()
+            .map(|(pack, source)| CompiledPack {
+                pack: RulePack {
+                    examples: Examples::default(),
+                    warnings: Vec::new(),
+                    rules: pack
+                        .rules
+                        .iter()
+                        .map(|r| crate::pack::Rule {
+                            examples: Examples::default(),
+                            ..r.clone()
+                        })
+                        .collect(),
+                    ..pack.clone()
+                },
+                source_digest: digest(source.as_bytes()),
+            })
+            .collect(),
+    };
+    let body = postcard::to_allocvec(&payload).expect("packs serialise");
+    let mut out = Vec::with_capacity(body.len() + 24);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&digest(&body).to_le_bytes());
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Loads compiled packs; `origin` names the file or store in errors.
+pub fn decode(bytes: &[u8], origin: &str) -> Result<Vec<CompiledPack>, PackError> {
+    let refuse = |message: String| Err(PackError::new(origin, message).kind(ErrorKind::Compiled));
+    if !is_compiled(bytes) {
+        return refuse("not a compiled pack file".to_string());
+    }
+    if bytes.len() < 24 {
+        return refuse("the compiled packs are cut short".to_string());
+    }
+    let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    let version = word(8);
+    if version != FORMAT_VERSION {
+        return refuse(format!(
+            "the compiled packs are of format version {version}; this engine reads version \
+             {FORMAT_VERSION}; compile them again from their sources"
+        ));
+    }
+    let checksum = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
+    let len = word(20) as usize;
+    let Some(body) = bytes.get(24..24 + len) else {
+        return refuse("the compiled packs are cut short".to_string());
+    };
+    if digest(body) != checksum {
+        return refuse(
+            "the compiled packs fail their checksum (damaged); compile them again from their sources"
+                .to_string(),
+        );
+    }
+    match postcard::from_bytes::<Payload>(body) {
+        Ok(p) => Ok(p.packs),
+        Err(e) => refuse(format!("the compiled packs cannot be read: {e}")),
+    }
+}
+
+#[cfg(all(test, feature = "authoring"))]
+mod tests {
+    use super::*;
+    use crate::{parse_pack, Engine, EngineOptions, PackFormat};
+
+    const PACK: &str = r#"
+id = "t"
+name = "T"
+version = "1.0.0"
+license = "CC0-1.0"
+threshold = 1.0
+[signals]
+go = { phrases = ["приезжай*", "^join"] }
+[[rules]]
+id = "r"
+category = "c"
+severity = "high"
+weight = 1.0
+description = "d"
+condition = { all = [{ signal = "go" }, { regex = 'донецк\w*' }, { none = [{ phrases = ["news"] }] }] }
+examples.flag = ["Приезжайте в Донецк"]
+examples.pass = ["news: приезжайте в Донецк"]
+"#;
+
+    #[test]
+    fn round_trips_and_scans_the_same() {
+        let pack = parse_pack(PACK, PackFormat::Toml, "t.toml").unwrap();
+        let bytes = encode(&[(pack.clone(), PACK)]);
+        let loaded = decode(&bytes, "t.fpk").unwrap();
+        assert_eq!(loaded.len(), 1);
+        assert_eq!(loaded[0].source_digest, digest(PACK.as_bytes()));
+        assert_eq!(loaded[0].pack.rules[0].condition, pack.rules[0].condition);
+        assert!(loaded[0].pack.rules[0].examples.is_empty());
+        let a = Engine::compile(&[pack], &EngineOptions::default()).unwrap();
+        let b = Engine::compile(&[loaded[0].pack.clone()], &EngineOptions::default()).unwrap();
+        for text in ["Приезжайте в Донецк!", "news: приезжайте в Донецк", "nothing"] {
+            assert_eq!(a.scan_one(text), b.scan_one(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn refuses_damage_and_other_versions_with_a_reason() {
+        let pack = parse_pack(PACK, PackFormat::Toml, "t.toml").unwrap();
+        let bytes = encode(&[(pack, PACK)]);
+        let mut damaged = bytes.clone();
+        let last = damaged.len() - 1;
+        damaged[last] ^= 1;
+        assert!(decode(&damaged, "x").unwrap_err().message.contains("checksum"));
+        let mut other = bytes.clone();
+        other[8] = 99;
+        let e = decode(&other, "x").unwrap_err();
+        assert!(e.message.contains("format version 99"), "{e}");
+        assert_eq!(e.kind, ErrorKind::Compiled);
+        assert!(decode(&bytes[..30], "x").unwrap_err().message.contains("cut short"));
+        assert!(decode(b"id = 1", "x").unwrap_err().message.contains("not a compiled"));
+    }
+}
