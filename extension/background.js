@@ -441,7 +441,7 @@ api.storage.onChanged.addListener((changes, area) => {
       if ('dismissed' in changes) st.dismissed = changes.dismissed.newValue ?? {};
     }).catch(() => {});
   }
-  if ('hitCounts' in changes && !changes.hitCounts.newValue) counted.clear(); // counts were reset
+  if ('hitCounts' in changes && !Object.keys(changes.hitCounts.newValue ?? {}).length) counted.clear(); // counts were reset
   const packsChanged = 'userPacks' in changes || 'packState' in changes;
   const settingsChanged = 'settings' in changes;
   if (!packsChanged && !settingsChanged) return;
@@ -452,6 +452,11 @@ api.storage.onChanged.addListener((changes, area) => {
     JSON.stringify(oldSettings.disabledCategories ?? []) !== JSON.stringify(newSettings.disabledCategories ?? []);
   if (settingsChanged) {
     if (oldSettings.language !== newSettings.language) localize();
+
+// The handlers behind browser UI that automated tests cannot click (the context menu, keyboard
+// shortcuts) and the update check, for the extension's own tests. Only the extension's
+// contexts can reach the worker's global object.
+globalThis.flagpostTest = Object.freeze({ menuClicked: onMenuClicked, command: onCommand, checkSubscriptions });
     if (oldSettings.autoUpdate !== newSettings.autoUpdate) scheduleUpdates();
     if (JSON.stringify(oldSettings.extraSites ?? []) !== JSON.stringify(newSettings.extraSites ?? [])) syncContentScripts().catch(() => {});
   }
@@ -468,12 +473,14 @@ api.storage.onChanged.addListener((changes, area) => {
   });
 });
 
-api.commands?.onCommand.addListener(async (command) => {
-  const [tab] = await api.tabs.query({ active: true, lastFocusedWindow: true });
-  if (tab?.id == null) return;
-  if (command === 'next-flagged') api.tabs.sendMessage(tab.id, { type: 'next' }).catch(() => {});
-  else if (command === 'flag-post') api.tabs.sendMessage(tab.id, { type: 'flagPost', via: 'key' }).catch(() => {});
-});
+async function onCommand(command, tab) {
+  const target = tab?.id != null ? tab : (await api.tabs.query({ active: true, lastFocusedWindow: true }))[0];
+  if (target?.id == null) return null;
+  if (command === 'next-flagged') return api.tabs.sendMessage(target.id, { type: 'next' }).catch(() => null);
+  if (command === 'flag-post') return api.tabs.sendMessage(target.id, { type: 'flagPost', via: 'key' }).catch(() => null);
+  return null;
+}
+api.commands?.onCommand.addListener((command, tab) => { onCommand(command, tab); });
 
 // "Flag this post": a post Flagpost missed, marked from the page's context menu.
 function createMenu() {
@@ -488,10 +495,11 @@ function createMenu() {
   });
 }
 
-api.contextMenus?.onClicked.addListener((info, tab) => {
-  if (info.menuItemId !== 'flag-post' || tab?.id == null) return;
-  api.tabs.sendMessage(tab.id, { type: 'flagPost', via: 'menu' }, { frameId: 0 }).catch(() => {});
-});
+function onMenuClicked(info, tab) {
+  if (info.menuItemId !== 'flag-post' || tab?.id == null) return null;
+  return api.tabs.sendMessage(tab.id, { type: 'flagPost', via: 'menu' }, { frameId: 0 }).catch(() => null);
+}
+api.contextMenus?.onClicked.addListener((info, tab) => { onMenuClicked(info, tab); });
 
 // ---- packs subscribed by URL: update checks, only when the user switched them on ----
 
@@ -557,3 +565,8 @@ api.runtime.onStartup?.addListener(() => {
 });
 
 localize();
+
+// The handlers behind browser UI that automated tests cannot click (the context menu, keyboard
+// shortcuts) and the update check, for the extension's own tests. Only the extension's
+// contexts can reach the worker's global object.
+globalThis.flagpostTest = Object.freeze({ menuClicked: onMenuClicked, command: onCommand, checkSubscriptions });

@@ -31,6 +31,7 @@ export function listPacks(state) {
   const shipped = shippedPacks().map((p) => ({ ...p, shipped: true }));
   const user = state.userPacks.map((p, index) => ({ ...p, shipped: false, userIndex: index }));
   const all = [...shipped, ...user];
+  for (const p of all) p.file = p.name; // the file name; `name` becomes the pack's own name
   const summaries = summarize(all);
   all.forEach((p, i) => Object.assign(p, summaries[i] ?? { errors: [{ display: 'unreadable pack' }] }));
   const userIds = new Set(user.filter((p) => p.id).map((p) => p.id));

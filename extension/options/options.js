@@ -20,6 +20,7 @@ let packs = [];
 let failedPacks = new Map(); // file name → why the background could not use it
 let playgroundEngine = null;
 let language = null;
+let ready = null; // the first load of the page
 const rulesCache = new Map(); // pack source → rule list
 const openRuleLists = new Set(); // packs whose rule list is expanded, kept across re-renders
 
@@ -209,7 +210,7 @@ async function setPackState(id, patch) {
     built.engine?.free();
     const before = new Set(failedNames(compileAll(state)));
     const pack = packs.find((p) => p.id === id);
-    const fresh = (built.failed ?? []).filter((f) => !before.has(f.name) || f.name === pack?.name);
+    const fresh = (built.failed ?? []).filter((f) => !before.has(f.name) || f.name === pack?.file);
     const mine = fresh.find((f) => f.id === id) ?? fresh[0];
     if (built.errors || mine) {
       const why = mine ? describeFailures([mine])[0] : (built.errors ?? []).map((e) => e.display).join('; ');
@@ -232,7 +233,7 @@ function failedNames(built) {
 function exportPack(pack) {
   const entry = pack.shipped ? null : state.userPacks[pack.userIndex];
   const bytes = encodePack(pack.source, !!entry?.bom);
-  download(pack.name, /\.json$/i.test(pack.name) ? 'application/json' : 'application/toml', bytes);
+  download(pack.file, /\.json$/i.test(pack.file) ? 'application/json' : 'application/toml', bytes);
 }
 
 function subscriptionBox(pack, entry) {
@@ -577,8 +578,31 @@ function fileStamp() {
 }
 
 async function main() {
-  await loadWasm();
-  await refresh();
+  // Listening first, so that a change made while the page loads is not missed.
+  let refreshTimer = 0;
+  let countsTimer = 0;
+  api.storage.onChanged.addListener((changes, area) => {
+    if (area !== 'local') return;
+    if (['settings', 'userPacks', 'packState', 'dismissed'].some((k) => k in changes)) {
+      clearTimeout(refreshTimer);
+      refreshTimer = setTimeout(() => ready.then(refresh), 50);
+      return;
+    }
+    if ('hitCounts' in changes || 'trialHits' in changes || 'countsSince' in changes) {
+      clearTimeout(countsTimer);
+      countsTimer = setTimeout(async () => {
+        await ready;
+        const fresh = await loadState();
+        state.hitCounts = fresh.hitCounts;
+        state.countsSince = fresh.countsSince;
+        state.trialHits = fresh.trialHits;
+        renderCounts();
+        renderTrials();
+      }, 100);
+    }
+  });
+  ready = loadWasm().then(refresh);
+  await ready;
   for (const input of document.querySelectorAll('input[name="mode"]')) {
     input.addEventListener('change', () => { if (MODES.includes(input.value)) saveSettings({ mode: input.value }); });
   }
@@ -629,27 +653,6 @@ async function main() {
   $('playground-input').addEventListener('input', () => {
     clearTimeout(timer);
     timer = setTimeout(runPlayground, 60);
-  });
-  let refreshTimer = 0;
-  let countsTimer = 0;
-  api.storage.onChanged.addListener((changes, area) => {
-    if (area !== 'local') return;
-    if (['settings', 'userPacks', 'packState', 'dismissed'].some((k) => k in changes)) {
-      clearTimeout(refreshTimer);
-      refreshTimer = setTimeout(refresh, 50);
-      return;
-    }
-    if ('hitCounts' in changes || 'trialHits' in changes || 'countsSince' in changes) {
-      clearTimeout(countsTimer);
-      countsTimer = setTimeout(async () => {
-        const fresh = await loadState();
-        state.hitCounts = fresh.hitCounts;
-        state.countsSince = fresh.countsSince;
-        state.trialHits = fresh.trialHits;
-        renderCounts();
-        renderTrials();
-      }, 100);
-    }
   });
   document.body.dataset.ready = 'true';
 }

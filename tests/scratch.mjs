@@ -1,0 +1,14 @@
+import { launchWithExtension, useTestPack, liveWorker, markers, setStorage } from './harness.mjs';
+import { startServer } from './server.mjs';
+const server = await startServer();
+const ext = await launchWithExtension();
+await useTestPack(ext);
+await setStorage(ext, { packState: { recruitment: { enabled: false, shadow: false, disabledRules: [] }, e2e: { enabled: true, shadow: true, disabledRules: [] } } });
+const page = await ext.context.newPage();
+await page.goto(`${server.origin}/telegram.html`);
+console.log((await markers(page)).map((m) => m.got).join());
+const w = await liveWorker(ext);
+w.on('console', (m) => console.log('worker', m.text()));
+await page.waitForTimeout(2000);
+console.log(JSON.stringify(await w.evaluate(() => chrome.storage.local.get(['trialHits', 'hitCounts']))).slice(0, 600));
+await ext.close(); await server.close();
