@@ -90,7 +90,7 @@ export function t(key, ...args) {
   return message === undefined ? key : format(message, args);
 }
 
-// Plural forms: tn('postsFlagged', 3) reads postsFlagged_few in Russian, _other in English.
+// Plural forms: tn(key, 3) reads key_few in Russian, key_other in English.
 export function tn(key, n, ...args) {
   let category = 'other';
   try {
