@@ -41,6 +41,8 @@ setup() {
   fi
   local missing=()
   command -v chromium >/dev/null || missing+=(chromium)
+  # The browser's own translations: the end-to-end tests run Chromium in Ukrainian.
+  [ -f /usr/lib/chromium/locales/uk.pak ] || missing+=(chromium-l10n)
   command -v firefox-esr >/dev/null || missing+=(firefox-esr)
   command -v zip >/dev/null || missing+=(zip)
   if [ ${#missing[@]} -gt 0 ]; then

@@ -27,7 +27,7 @@ export function chromiumPath() {
 export const SUPPORTED_HOST = 'mastodon.online';
 export const MAP_SUPPORTED_HOST = `--host-resolver-rules=MAP ${SUPPORTED_HOST} 127.0.0.1`;
 
-export async function launchWithExtension(dir = DIST_CHROME, { args: extraArgs = [] } = {}) {
+export async function launchWithExtension(dir = DIST_CHROME, { args: extraArgs = [], env = {} } = {}) {
   if (!fs.existsSync(path.join(dir, 'manifest.json'))) throw new Error(`${dir} is not built: run FLAGPOST_TEST_MARKERS=1 scripts/build-extension.sh`);
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flagpost-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
@@ -35,6 +35,7 @@ export async function launchWithExtension(dir = DIST_CHROME, { args: extraArgs =
     headless: true,
     viewport: { width: 1100, height: 900 },
     acceptDownloads: true,
+    env: { ...process.env, ...env },
     args: [
       '--no-sandbox',
       `--disable-extensions-except=${dir}`,

@@ -461,3 +461,238 @@ test('"What can I do": report link for the site, help and hotlines page, turn of
   await resetState();
   await page.close();
 });
+
+// ---- 9. Their language ----
+
+const catalog = (lang) => JSON.parse(fs.readFileSync(path.join(REPO, '_locales', lang, 'messages.json'), 'utf8'));
+
+async function setLanguage(language) {
+  const { settings } = await getStorage(ext, 'settings');
+  await setStorage(ext, { settings: { ...settings, language } });
+}
+
+test('Language: warnings, categories, rule descriptions, popup, options, playground and errors in Russian and Ukrainian, chosen in the options (9)', async () => {
+  await resetState();
+  const ru = catalog('ru');
+  const uk = catalog('uk');
+  const options = await openExtensionPage('extension/options/options.html');
+  await options.selectOption('#language', 'ru');
+  await options.waitForFunction(() => document.documentElement.lang === 'ru');
+  assert.equal(await options.locator('#display-title').textContent(), ru.optDisplay.message);
+  assert.equal(await options.locator('#packs-title').textContent(), ru.optPacks.message);
+  // The shipped pack's rules, categories and severities in the rules table.
+  await options.locator('.pack[data-pack="recruitment"] details.rule-list summary').click();
+  const row = await options.locator('.pack[data-pack="recruitment"] tr[data-rule="tourist-cover"] td').allTextContents();
+  assert.equal(row[2], ru.cat_concealment.message);
+  assert.equal(row.at(-1), ru.rule_tourist_cover.message);
+  // Playground and errors.
+  await options.fill('#playground-input', 'My best advice to you is to make hijrah.');
+  await options.waitForSelector('#playground-verdict[data-flagged="true"]');
+  assert.match(await options.locator('#playground-verdict').textContent(), new RegExp(`^${ru.optFlagged.message} — `));
+  await options.setInputFiles('#import-file', { name: 'broken.toml', mimeType: 'text/plain', buffer: Buffer.from(readPack('broken.toml')) });
+  await options.waitForSelector('#import-result .error');
+  assert.match(await options.locator('#import-result').textContent(), /broken\.toml не импортирован; работающие наборы не изменились\./);
+
+  // The warning on a page, with the shipped pack (its rules translated) and the test pack.
+  await setStorage(ext, { packState: { recruitment: { enabled: true, shadow: false, disabledRules: [] }, e2e: { enabled: true, shadow: false, disabledRules: [] } } });
+  const page = await open('telegram.html');
+  await markers(page);
+  const w = await inWarning(page, (root) => ({
+    label: root.querySelector('.box').getAttribute('aria-label'), title: root.querySelector('.title').textContent,
+    reason: root.querySelector('.reason').textContent, buttons: [...root.querySelectorAll('.actions button')].map((b) => b.textContent),
+    rules: [...root.querySelectorAll('.details li')].map((li) => li.textContent),
+  }));
+  assert.match(w.label, /^Предупреждение Flagpost: /);
+  assert.ok(w.title.includes(ru.cat_concealment.message), w.title);
+  assert.deepEqual(w.buttons, [ru.w_why.message, ru.w_rightFlag.message, ru.w_wrongFlag.message, ru.w_dismiss.message]);
+  const ruleTexts = Object.entries(ru).filter(([k]) => k.startsWith('rule_')).map(([, v]) => v.message);
+  assert.ok(w.rules.some((li) => li.includes(ru.rule_tourist_cover.message)), w.rules.join('\n'));
+  assert.ok(ruleTexts.includes(w.reason) || w.reason === 'Tells recruits to pass as ordinary tourists', w.reason);
+  // The popup, with Russian plural forms.
+  const tabId = await tabIdOf(`${server.origin}/telegram.html`);
+  const popup = await openPopup(tabId);
+  assert.equal(await popup.locator('#summary').textContent(), ru.popupCount_few.message.replace('$1', '3'));
+  assert.equal(await popup.locator('#next').textContent(), ru.popupNext.message);
+  await popup.close();
+
+  // Switching to Ukrainian redraws the open page's warnings in Ukrainian, without a reload.
+  await options.selectOption('#language', 'uk');
+  await page.waitForTimeout(300);
+  await page.waitForFunction(() => document.querySelector('flagpost-warning'));
+  const title = await inWarning(page, (root) => root.querySelector('.title').textContent);
+  assert.ok(title.includes(uk.cat_concealment.message), title);
+  assert.equal(await options.locator('#display-title').textContent(), uk.optDisplay.message);
+  await options.selectOption('#language', 'auto');
+  await options.waitForFunction(() => document.documentElement.lang === 'en');
+  await page.close();
+  await options.close();
+  await resetState();
+});
+
+test('Language follows the browser: Ukrainian Chromium gets the Ukrainian store listing, popup and warnings (9)', async () => {
+  const uk = catalog('uk');
+  const other = await launchWithExtension(undefined, { args: ['--lang=uk'], env: { LANGUAGE: 'uk', LANG: 'uk_UA.UTF-8', LC_ALL: '' } });
+  try {
+    await useTestPack(other);
+    const w = await liveWorker(other);
+    assert.equal(await w.evaluate(() => chrome.i18n.getUILanguage()), 'uk');
+    assert.equal(await w.evaluate(() => chrome.i18n.getMessage('extDescription')), uk.extDescription.message);
+    const page = await other.context.newPage();
+    await page.goto(`${server.origin}/x.html`);
+    await markers(page);
+    assert.equal(await inWarning(page, (root) => root.querySelector('.title').textContent), `⚑ ${uk.cat_jihadist_hijrah.message}`);
+    const welcome = await other.context.newPage();
+    await welcome.goto(other.extensionUrl('extension/welcome/welcome.html'));
+    await welcome.waitForSelector('body[data-ready="true"]');
+    assert.equal(await welcome.locator('h1').textContent(), uk.welTitle.message);
+    assert.equal(await welcome.title(), uk.welTitle.message);
+  } finally {
+    await other.close();
+  }
+});
+
+// ---- 14. Accessible and store-ready ----
+
+const AXE_SOURCE = fs.readFileSync(path.join(REPO, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+
+// Serious and critical axe-core violations on the page (or inside `selector`).
+async function axe(page, selector = null) {
+  await page.evaluate(AXE_SOURCE);
+  return page.evaluate(async (sel) => {
+    const context = sel ? document.querySelector(sel) : document;
+    const result = await globalThis.axe.run(context);
+    // Colour contrast was really measured (a check that looks at nothing finds nothing).
+    const contrast = result.passes.find((r) => r.id === 'color-contrast')?.nodes.length ?? 0;
+    const found = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => `${JSON.stringify(n.target)} ${n.failureSummary}`).join(' | ')}`);
+    if (contrast === 0) found.push('no text was checked for contrast');
+    return found;
+  }, selector);
+}
+
+// axe-core cannot enter a closed shadow root: the warning's tree and style sheet are copied
+// into an open one right beside it, where they lay out and colour the same.
+async function axeWarning(page, index = 0, { control = false } = {}) {
+  const copy = await inWarning(page, (root) => ({
+    html: [...root.children].map((c) => c.outerHTML).join(''),
+    css: [...root.adoptedStyleSheets].flatMap((s) => [...s.cssRules].map((r) => r.cssText)).join('\n'),
+  }), null, { index });
+  await page.evaluate(({ html, css, index: i, control: bad0 }) => {
+    document.getElementById('axe-mirror')?.remove();
+    const host = document.createElement('div');
+    host.id = 'axe-mirror';
+    host.style.position = 'relative';
+    const root = host.attachShadow({ mode: 'open' });
+    root.innerHTML = html;
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    root.adoptedStyleSheets = [sheet];
+    if (bad0) {
+      // A negative control: grey on grey, which axe-core must report.
+      const bad = document.createElement('p');
+      bad.textContent = 'low contrast control';
+      bad.style.cssText = 'color:#777;background:#888';
+      root.querySelector('.box').append(bad);
+    }
+    document.querySelectorAll('flagpost-warning')[i].after(host);
+  }, { ...copy, index, control });
+  const found = await axe(page, '#axe-mirror');
+  await page.evaluate(() => document.getElementById('axe-mirror')?.remove());
+  return found;
+}
+
+test('axe-core: no serious or critical violations on the popup, options, first-run, help and privacy pages, light and dark (14)', { timeout: 120000 }, async () => {
+  await resetState();
+  const page = await open('telegram.html');
+  await markers(page);
+  const tabId = await tabIdOf(`${server.origin}/telegram.html`);
+  await inWarning(page, (root) => root.querySelector('button.right').click());
+  await page.waitForTimeout(300);
+  for (const scheme of ['light', 'dark']) {
+    const popup = await openPopup(tabId);
+    await popup.emulateMedia({ colorScheme: scheme });
+    // A pressed mark and a focused control are part of what is checked.
+    await popup.locator('#posts li').nth(0).locator('button.good').focus();
+    assert.deepEqual(await axe(popup), [], `popup (${scheme})`);
+    await popup.close();
+    for (const p of ['extension/options/options.html', 'extension/welcome/welcome.html', 'extension/help/help.html', 'extension/privacy/privacy.html']) {
+      const ext2 = await openExtensionPage(p);
+      await ext2.emulateMedia({ colorScheme: scheme });
+      if (p.includes('options')) {
+        await ext2.locator('.pack[data-pack="e2e"] details.rule-list summary').click();
+        await ext2.fill('#playground-input', 'Remember — you are an ordinary tourist. We need men aged 18-45 who are ready to go');
+        await ext2.waitForSelector('#playground-verdict[data-flagged="true"]');
+      }
+      assert.deepEqual(await axe(ext2), [], `${p} (${scheme})`);
+      await ext2.close();
+    }
+  }
+  await page.close();
+});
+
+test('axe-core: no serious or critical violations in the warnings, light and dark, with details open and a mark pressed (14)', async () => {
+  await resetState();
+  for (const [name, theme] of [['x.html', 'light'], ['telegram.html', 'dark']]) {
+    const page = await open(name);
+    await markers(page);
+    await inWarning(page, (root) => {
+      root.querySelector('button.toggle').click();
+      root.querySelector('button.wrong').click();
+    });
+    assert.equal(await inWarning(page, (root, t) => root.querySelector('.box').classList.contains(t), theme), true);
+    assert.deepEqual(await axeWarning(page), [], `warning on ${name} (${theme})`);
+    const control = await axeWarning(page, 0, { control: true });
+    assert.ok(control.some((v) => v.startsWith('color-contrast (serious)')), `the check sees inside the copy: ${control}`);
+    await page.close();
+  }
+  // Highlight-only mode: the button on the post and its panel.
+  const { settings } = await getStorage(ext, 'settings');
+  await setStorage(ext, { settings: { ...settings, mode: 'highlight' } });
+  const page = await open('telegram.html');
+  await markers(page);
+  await inWarning(page, (root) => root.querySelector('button.chip').click());
+  assert.deepEqual(await axeWarning(page), [], 'highlight-only panel');
+  await page.close();
+  await resetState();
+});
+
+test('Store-ready: host permissions for the supported sites only, others on request, no file:// unless asked; privacy page; Firefox declarations (14)', async () => {
+  const chrome = JSON.parse(fs.readFileSync(path.join(REPO, 'dist', 'chrome', 'manifest.json'), 'utf8'));
+  const firefox = JSON.parse(fs.readFileSync(path.join(REPO, 'dist', 'firefox', 'manifest.json'), 'utf8'));
+  for (const m of [chrome, firefox]) {
+    assert.equal(m.default_locale, 'en');
+    assert.equal(m.name, '__MSG_extName__');
+    assert.equal(m.description, '__MSG_extDescription__');
+    const all = [...m.host_permissions, ...m.content_scripts.flatMap((c) => c.matches)];
+    assert.ok(all.every((p) => /^\*:\/\/(\*\.)?(vk\.com|x\.com|twitter\.com|facebook\.com|web\.telegram\.org|t\.me|reddit\.com|mastodon\.social|mastodon\.online)\/\*$/.test(p)), all.join(' '));
+    assert.ok(!JSON.stringify(m).includes('<all_urls>'));
+    assert.deepEqual(m.optional_host_permissions, ['*://*/*', 'file:///*']);
+    assert.deepEqual(m.permissions.sort(), ['alarms', 'contextMenus', 'scripting', 'storage']);
+  }
+  assert.deepEqual(firefox.browser_specific_settings.gecko.data_collection_permissions, { required: ['none'] });
+  // The test build reads the fixture server (127.0.0.1) and nothing else: localhost is another
+  // site, not granted, and is left alone.
+  const other = await ext.context.newPage();
+  await other.goto(`${server.origin.replace('127.0.0.1', 'localhost')}/x.html`);
+  await other.waitForTimeout(1500);
+  assert.equal(await other.locator('[data-flagpost]').count(), 0);
+  // Sites the user added are read only once the browser granted them.
+  const w = await liveWorker(ext);
+  const { settings } = await getStorage(ext, 'settings');
+  await setStorage(ext, { settings: { ...settings, extraSites: ['*://localhost/*'] } });
+  await other.waitForTimeout(500);
+  assert.deepEqual(await w.evaluate(() => chrome.scripting.getRegisteredContentScripts()), []);
+  await setStorage(ext, { settings: { ...settings, extraSites: ['*://localhost/*', 'http://127.0.0.1/*'] } });
+  await other.waitForTimeout(500);
+  const registered = await w.evaluate(() => chrome.scripting.getRegisteredContentScripts());
+  assert.deepEqual(registered.map((s) => [s.id, s.matches]), [['flagpost-start', ['http://127.0.0.1/*']], ['flagpost-main', ['http://127.0.0.1/*']]]);
+  await setStorage(ext, { settings });
+  await other.close();
+  // The privacy page, linked from the popup and the options.
+  const privacy = await openExtensionPage('extension/privacy/privacy.html');
+  assert.match(await privacy.locator('main').innerText(), /collects no data[\s\S]*What it sends[\s\S]*Nothing\./);
+  await privacy.close();
+  const options = await openExtensionPage('extension/options/options.html');
+  assert.equal(await options.locator('footer a[href="../privacy/privacy.html"]').count(), 1);
+  await options.close();
+});
