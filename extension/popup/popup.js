@@ -4,6 +4,7 @@ import { loadState, saveOrExplain, siteKey } from '../lib/storage.js';
 import { evidenceJson, evidenceCsv, labelledJsonl, markKey, download } from '../lib/export.js';
 import { api } from '../lib/browser.js';
 import { initI18n, localizePage, t, tn, categoryName } from '../lib/i18n.js';
+import { originPattern } from '../lib/sites.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -116,6 +117,35 @@ async function shortcuts() {
   }
 }
 
+// A site Flagpost does not read yet: one click asks the browser for that site alone, and the
+// page is loaded again so that it is read.
+function offerSite(target) {
+  const origin = /^(https?|file):/.test(target?.url ?? '') ? originPattern(target.url) : null;
+  if (!origin) return;
+  const site = siteKey(target.url) || origin;
+  $('grant').textContent = t('popupReadSite', site);
+  $('grant-row').hidden = false;
+  $('grant').addEventListener('click', async () => {
+    let granted = false;
+    try {
+      granted = await api.permissions.request({ origins: [origin] });
+    } catch {
+      granted = false;
+    }
+    if (!granted) {
+      $('summary').textContent = t('optNotGranted', origin);
+      return;
+    }
+    const fresh = await loadState();
+    const extraSites = [...new Set([...(fresh.settings.extraSites ?? []), origin])];
+    if (await store({ settings: { ...fresh.settings, extraSites } })) {
+      $('grant-row').hidden = true;
+      $('summary').textContent = t('popupSiteAdded', site);
+      setTimeout(() => api.tabs.reload(target.id).catch(() => {}), 300);
+    }
+  });
+}
+
 async function main() {
   state = await loadState();
   await initI18n(state.settings.language);
@@ -139,6 +169,7 @@ async function main() {
   else {
     page = { url: tab?.url ?? '', title: tab?.title ?? '', posts: [] };
     $('summary').textContent = t('popupNotHere');
+    offerSite(tab);
   }
   if (reply) render();
 
@@ -166,6 +197,7 @@ async function main() {
     state = await loadState();
     download(`flagpost-marks-${fileStamp()}.jsonl`, 'application/x-ndjson', labelledJsonl(state.marks));
   });
+  document.body.dataset.ready = 'true';
 }
 
 main();

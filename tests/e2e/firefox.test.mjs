@@ -226,12 +226,20 @@ let pageHandle = null;
 
 // The element a CSS selector finds inside the closed shadow root of the index-th warning
 // (WebDriver reaches closed shadow roots; a page cannot).
+// A warning redrawn in between (a new language, a new verdict) is looked up again.
 async function inWarningFF(id, selector, index = 0) {
-  const hosts = await wd('POST', `/session/${id}/elements`, { using: 'css selector', value: 'flagpost-warning' });
-  const host = Object.values(hosts[index])[0];
-  const root = Object.values(await wd('GET', `/session/${id}/element/${host}/shadow`))[0];
-  const found = await wd('POST', `/session/${id}/shadow/${root}/elements`, { using: 'css selector', value: selector });
-  return found.map((e) => Object.values(e)[0]);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const hosts = await wd('POST', `/session/${id}/elements`, { using: 'css selector', value: 'flagpost-warning' });
+      const host = Object.values(hosts[index])[0];
+      const root = Object.values(await wd('GET', `/session/${id}/element/${host}/shadow`))[0];
+      const found = await wd('POST', `/session/${id}/shadow/${root}/elements`, { using: 'css selector', value: selector });
+      return found.map((e) => Object.values(e)[0]);
+    } catch (e) {
+      if (attempt >= 10 || !/detached|stale/i.test(String(e))) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }
 const textOf = (id, el) => wd('GET', `/session/${id}/element/${el}/text`);
 const attrOf = (id, el, name) => wd('GET', `/session/${id}/element/${el}/attribute/${name}`);
@@ -309,6 +317,7 @@ test('firefox-esr: right and wrong flag on the warning are stored and shown afte
   assert.ok(langSession, 'the add-on is installed');
   const id = langSession;
   const ru = catalog('ru');
+  await new Promise((r) => setTimeout(r, 500));
   await wd('POST', `/session/${id}/element/${(await inWarningFF(id, 'button.right', 0))[0]}/click`, {});
   await wd('POST', `/session/${id}/element/${(await inWarningFF(id, 'button.wrong', 1))[0]}/click`, {});
   await new Promise((r) => setTimeout(r, 500));
