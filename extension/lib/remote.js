@@ -132,7 +132,8 @@ export function packUrl(text) {
   url.hash = '';
   const name = decodeURIComponent(url.pathname.split('/').pop() || '');
   if (!/\.(toml|json)$/i.test(name)) throw refuse('errUrlNotPack');
-  return { url: url.href, name, origin: `${url.protocol}//${url.host}/*` };
+  // Match patterns name a scheme and a host; ports are not part of them in every browser.
+  return { url: url.href, name, origin: `${url.protocol}//${url.hostname}/*` };
 }
 
 async function fetchBytes(url, fetcher) {

@@ -23,8 +23,7 @@ export function originPattern(input) {
   try {
     const url = new URL(host.includes('://') ? host : `https://${host}`);
     if (!['http:', 'https:'].includes(url.protocol) || !url.hostname) return null;
-    host = url.hostname;
-    if (url.port) return `${url.protocol}//${wildcard ? '*.' : ''}${host}:${url.port}/*`;
+    host = url.hostname; // any port: match patterns do not carry one in every browser
   } catch {
     return null;
   }

@@ -289,7 +289,10 @@ function renderPacks() {
       del.addEventListener('click', async () => {
         if (!confirm(t('optDeleteConfirm', pack.id, pack.version))) return;
         const userPacks = state.userPacks.filter((_, i) => i !== pack.userIndex);
-        if (await store({ userPacks }, t('optDeleted'))) state.userPacks = userPacks;
+        if (await store({ userPacks }, t('optDeleted'))) {
+          state.userPacks = userPacks;
+          await releaseOrigin(entry?.subscription?.url, userPacks);
+        }
       });
       actions.append(del);
     }
@@ -445,6 +448,21 @@ async function subscribe(urlText, keyText) {
     const message = e instanceof PackRefused ? e.message : String(e?.message ?? e);
     out.replaceChildren(el('p', { class: 'error', text: `${message} ${t('optNothingChanged')}` }));
   }
+}
+
+// A deleted subscription gives back its site's permission, unless another subscription or a
+// site the user added still needs it.
+async function releaseOrigin(url, userPacks) {
+  if (!url) return;
+  let origin;
+  try {
+    origin = packUrl(url).origin;
+  } catch {
+    return;
+  }
+  const stillUsed = userPacks.some((p) => p.subscription && packUrl(p.subscription.url).origin === origin) ||
+    (state.settings.extraSites ?? []).some((s) => s === origin || s === origin.replace(/^https?:/, '*:'));
+  if (!stillUsed) await api.permissions.remove({ origins: [origin] }).catch(() => false);
 }
 
 async function checkUpdates() {

@@ -69,7 +69,7 @@ test('versions: semantic order, pre-releases before releases; URLs must name a p
   assert.equal(compareVersions('1.0.0', '1.0.0'), 0);
   assert.equal(parseVersion('banana'), null);
   assert.deepEqual(packUrl('https://packs.example.org:8443/a/b.toml?x=1#frag'), {
-    url: 'https://packs.example.org:8443/a/b.toml?x=1', name: 'b.toml', origin: 'https://packs.example.org:8443/*',
+    url: 'https://packs.example.org:8443/a/b.toml?x=1', name: 'b.toml', origin: 'https://packs.example.org/*',
   });
   assert.throws(() => packUrl('https://packs.example.org/a/'), PackRefused);
   assert.throws(() => packUrl('ftp://packs.example.org/a.toml'), PackRefused);
@@ -100,7 +100,7 @@ test('sites: what a user types becomes one origin pattern, or nothing', () => {
   assert.equal(originPattern('forum.example.org'), '*://forum.example.org/*');
   assert.equal(originPattern('https://forum.example.org/t/1?x'), '*://forum.example.org/*');
   assert.equal(originPattern('*.example.org'), '*://*.example.org/*');
-  assert.equal(originPattern('http://localhost:8080/x'), 'http://localhost:8080/*');
+  assert.equal(originPattern('http://localhost:8080/x'), '*://localhost/*');
   assert.equal(originPattern('file'), 'file:///*');
   assert.equal(originPattern('javascript:alert(1)'), null);
   assert.equal(originPattern(''), null);
