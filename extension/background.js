@@ -30,7 +30,7 @@ const MAX_CONTEXT_CHARS = 300;
 const SLICE_CHARS = 200000; // a few milliseconds of scanning
 const MAX_QUEUED_CHARS = 8000000; // per tab; past it a batch is answered "busy" and sent again later
 const MAX_MARK_RULES = 200;
-const MAX_TRIAL_TEXT = 5000;
+const MAX_TRIAL_TEXT = 2000;
 const MAX_COUNTED = 50000; // posts × rules remembered so one post is counted once per rule
 const UPDATE_ALARM = 'flagpost-pack-updates';
 

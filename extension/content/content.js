@@ -724,8 +724,9 @@
   });
 
   // Remembers what the context menu was opened on, for "Flag this post".
+  // Only the reader's own right-click counts: a page's synthetic event cannot point it elsewhere.
   document.addEventListener('contextmenu', (event) => {
-    lastContextTarget = event.composedPath?.()[0] ?? event.target;
+    if (event.isTrusted) lastContextTarget = event.composedPath?.()[0] ?? event.target;
   }, true);
 
   connect();
