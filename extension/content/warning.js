@@ -53,11 +53,13 @@ a { color: var(--link); }
 .outline { position: absolute; outline: 2px dashed #b7791f; outline-offset: 3px; pointer-events: none; }
 .cover { position: absolute; pointer-events: auto; cursor: pointer; backdrop-filter: blur(9px);
   -webkit-backdrop-filter: blur(9px); background: rgba(128, 128, 128, 0.12); border-radius: 4px; }
-.float { position: absolute; left: 0; top: 0; width: 0; height: 0; overflow: visible; z-index: 2; }
+.float { position: absolute; left: 0; top: 0; width: 0; height: 0; overflow: visible; z-index: 2;
+  font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
 .chip { position: absolute; pointer-events: auto; font-size: 12px; padding: 1px 8px; border-radius: 10px;
   background: var(--chip); white-space: nowrap; }
 .panel { position: absolute; pointer-events: auto; width: 420px; max-width: 90vw; box-shadow: 0 4px 16px rgba(0, 0, 0, .25); }
 .panel[hidden] { display: none; }
+.chip { font: 12px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
 .notice { display: flex; flex-wrap: wrap; gap: 6px 10px; align-items: center; padding: 4px 10px; }
 `;
 
