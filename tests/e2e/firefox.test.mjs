@@ -267,7 +267,7 @@ test('firefox-esr in Ukrainian: the first-run page and the warnings follow the b
   const id = langSession;
   // The first-run page opened on install, in Ukrainian.
   const handles = await (async () => {
-    const end = Date.now() + 10000;
+    const end = Date.now() + 30000;
     while (Date.now() < end) {
       const list = await wd('GET', `/session/${id}/window/handles`);
       if (list.length > 1) return list;
@@ -342,6 +342,49 @@ test('firefox-esr: right and wrong flag on the warning are stored and shown afte
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(await run(id, 'return document.querySelectorAll("flagpost-warning").length'), 3);
   assert.equal(Object.keys(await storedInFirefox(id, 'dismissed') ?? {}).length, 1);
+});
+
+test('firefox-esr: "Flag this post" from a right-click marks a missed post, and Undo takes it back (10)', { timeout: 90000 }, async () => {
+  assert.ok(langSession, 'the add-on is installed');
+  const id = langSession;
+  await wd('POST', `/session/${id}/url`, { url: `${server.origin}/mastodon.html` });
+  await until(id, 'return document.querySelectorAll("[data-flagpost]").length === document.querySelectorAll("[data-expect]").length');
+  // The reader right-clicks a post's text (a trusted event, as from the mouse) …
+  const post = Object.values(await wd('POST', `/session/${id}/element`, { using: 'css selector', value: '[data-id="110001"] .status__content' }))[0];
+  await wd('POST', `/session/${id}/actions`, { actions: [{ type: 'pointer', id: 'mouse', parameters: { pointerType: 'mouse' }, actions: [
+    { type: 'pointerMove', origin: { 'element-6066-11e4-a52e-4f735466cecf': post }, x: 0, y: 0 },
+    { type: 'pointerDown', button: 2 }, { type: 'pointerUp', button: 2 },
+  ] }] });
+  await wd('DELETE', `/session/${id}/actions`);
+  // … and chooses the menu entry, whose handler the background runs.
+  await wd('POST', `/session/${id}/window`, { handle: welcomeHandle });
+  const result = await wd('POST', `/session/${id}/execute/async`, {
+    script: `const [url, done] = arguments;
+      (async () => {
+        const tab = (await browser.tabs.query({})).find((t) => t.url === url);
+        const bg = await browser.runtime.getBackgroundPage();
+        return bg.flagpostTest.menuClicked({ menuItemId: 'flag-post', frameId: 0 }, { id: tab.id });
+      })().then((r) => done(JSON.stringify(r)), (e) => done('error ' + e));`,
+    args: [`${server.origin}/mastodon.html`],
+  });
+  await wd('POST', `/session/${id}/window`, { handle: pageHandle });
+  assert.ok(!result.startsWith('error'), result);
+  assert.deepEqual(JSON.parse(result), { ok: true, flagged: false });
+  await until(id, 'return document.querySelector("[data-id=\'110001\'] flagpost-notice")');
+  let marks = Object.values(await storedInFirefox(id, 'marks') ?? {});
+  const missed = marks.filter((m) => m.missed);
+  assert.equal(missed.length, 1);
+  assert.equal(missed[0].label, true);
+  assert.match(missed[0].text, /\S{10}/);
+  // Undo (it has the focus): the mark is taken back.
+  assert.equal(await run(id, 'return document.activeElement.localName'), 'flagpost-notice');
+  const notice = Object.values(await wd('POST', `/session/${id}/element`, { using: 'css selector', value: '[data-id="110001"] flagpost-notice' }))[0];
+  const root = Object.values(await wd('GET', `/session/${id}/element/${notice}/shadow`))[0];
+  const undo = Object.values(await wd('POST', `/session/${id}/shadow/${root}/element`, { using: 'css selector', value: 'button' }))[0];
+  await wd('POST', `/session/${id}/element/${undo}/click`, {});
+  await new Promise((r) => setTimeout(r, 500));
+  marks = Object.values(await storedInFirefox(id, 'marks') ?? {});
+  assert.equal(marks.filter((m) => m.missed).length, 0);
 });
 
 test('firefox-esr: cleanup', async () => {
