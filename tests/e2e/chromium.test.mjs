@@ -188,8 +188,11 @@ test('Warning: category, severity, reason; details on demand with rules and matc
   // Dismissed again, it stays dismissed when the page is opened again …
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => document.querySelector('flagpost-notice'));
-  await page.waitForTimeout(300);
-  const stored = await getStorage(ext, 'dismissed');
+  let stored = await getStorage(ext, 'dismissed');
+  for (let i = 0; i < 100 && !Object.keys(stored.dismissed ?? {}).length; i++) {
+    await page.waitForTimeout(100);
+    stored = await getStorage(ext, 'dismissed');
+  }
   assert.equal(Object.keys(stored.dismissed).length, 1);
   assert.ok(!JSON.stringify(stored.dismissed).includes('hijrah'), 'dismissals keep a fingerprint, not the text');
   await page.reload();

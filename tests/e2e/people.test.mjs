@@ -69,6 +69,19 @@ async function resetState(extra = {}) {
   await useTestPack(ext);
 }
 
+// Polls `read` until `ok` holds for what it returns (or time runs out), and returns that.
+async function eventually(read, ok, ms = 10000) {
+  const end = Date.now() + ms;
+  let value = await read();
+  while (!ok(value) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 100));
+    value = await read();
+  }
+  return value;
+}
+
+const storedMarks = async () => Object.values((await getStorage(ext, 'marks')).marks ?? {});
+
 async function flushCounts(page) {
   await page.evaluate(() => chrome.runtime.sendMessage({ type: 'flushCounts' }));
 }
@@ -87,9 +100,7 @@ test('Right and wrong flag on the warning are stored privately, shown pressed, a
   await inWarning(page, (root) => root.querySelector('button.wrong').click(), null, { index: 1 });
   assert.deepEqual(await pressed(0), ['Right flag:true', 'Wrong flag:false']);
   assert.deepEqual(await pressed(1), ['Right flag:false', 'Wrong flag:true']);
-  await page.waitForTimeout(300);
-  let { marks } = await getStorage(ext, 'marks');
-  const list = Object.values(marks).sort((a, b) => a.time - b.time);
+  const list = (await eventually(storedMarks, (m) => m.length === 2)).sort((a, b) => a.time - b.time);
   assert.deepEqual(list.map((m) => [m.label, m.url, m.context, m.rules.sort().join(' ')]), [
     [true, `${server.origin}/telegram.html`, 'Добровольцы', 'no-questions tourist-cover'],
     [false, `${server.origin}/telegram.html`, 'Добровольцы', 'tourist-cover'],
@@ -108,9 +119,7 @@ test('Right and wrong flag on the warning are stored privately, shown pressed, a
   await popup.close();
   // Pressing again takes the mark back.
   await inWarning(page, (root) => root.querySelector('button.wrong').click(), null, { index: 1 });
-  await page.waitForTimeout(300);
-  ({ marks } = await getStorage(ext, 'marks'));
-  assert.deepEqual(Object.values(marks).map((m) => m.label), [true]);
+  assert.deepEqual((await eventually(storedMarks, (m) => m.length === 1)).map((m) => m.label), [true]);
   assert.deepEqual(await pressed(1), ['Right flag:false', 'Wrong flag:false']);
   await page.close();
 });
@@ -154,11 +163,12 @@ test('"Flag this post" from the context menu and the keyboard marks missed posts
   await page.click('[data-mid="1003"] .translatable-message', { button: 'right' });
   await w.evaluate((id) => globalThis.flagpostTest.menuClicked({ menuItemId: 'flag-post', frameId: 0 }, { id }), tabId);
   await page.waitForFunction(() => document.querySelector('[data-mid="1003"] flagpost-notice'));
+  await eventually(storedMarks, (m) => m.length === 3);
   await inShadow(page, 'document.querySelector("[data-mid=\\"1003\\"] flagpost-notice")', (root) => root.querySelector('button').click());
-  await page.waitForTimeout(400);
+  await eventually(storedMarks, (m) => m.length === 2);
   // A wrong flag on the other flagged post.
   await inWarning(page, (root) => root.querySelector('button.wrong').click(), null, { index: 1 });
-  await page.waitForTimeout(400);
+  await eventually(storedMarks, (m) => m.length === 3);
 
   // Export from the popup: labelled JSON Lines with context, false negatives included.
   const popup = await openPopup(tabId);
@@ -398,12 +408,11 @@ test('Packs by URL: signed with Ed25519, refused when the signature fails or the
 
   // Update checks are opt-in: the daily alarm exists only while the switch is on.
   assert.equal(await w.evaluate(() => chrome.alarms.get('flagpost-pack-updates').then((a) => !!a)), false);
+  const alarm = () => w.evaluate(() => chrome.alarms.get('flagpost-pack-updates').then((a) => a?.periodInMinutes ?? null));
   await options.check('#auto-update');
-  await options.waitForTimeout(300);
-  assert.equal(await w.evaluate(() => chrome.alarms.get('flagpost-pack-updates').then((a) => a?.periodInMinutes)), 1440);
+  assert.equal(await eventually(alarm, (a) => a !== null), 1440);
   await options.uncheck('#auto-update');
-  await options.waitForTimeout(300);
-  assert.equal(await w.evaluate(() => chrome.alarms.get('flagpost-pack-updates').then((a) => !!a)), false);
+  assert.equal(await eventually(alarm, (a) => a === null), null);
   await page.close();
   await options.close();
   // Leave the subscription out of the other tests.
@@ -683,8 +692,7 @@ test('Store-ready: host permissions for the supported sites only, others on requ
   await other.waitForTimeout(500);
   assert.deepEqual(await w.evaluate(() => chrome.scripting.getRegisteredContentScripts()), []);
   await setStorage(ext, { settings: { ...settings, extraSites: ['*://localhost/*', 'http://127.0.0.1/*'] } });
-  await other.waitForTimeout(500);
-  const registered = await w.evaluate(() => chrome.scripting.getRegisteredContentScripts());
+  const registered = await eventually(() => w.evaluate(() => chrome.scripting.getRegisteredContentScripts()), (r) => r.length === 2);
   assert.deepEqual(registered.map((s) => [s.id, s.matches]), [['flagpost-start', ['http://127.0.0.1/*']], ['flagpost-main', ['http://127.0.0.1/*']]]);
   await setStorage(ext, { settings });
   // The popup on a site Flagpost does not read says so. (Opened from the toolbar, activeTab lets
