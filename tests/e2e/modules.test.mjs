@@ -163,7 +163,7 @@ test('i18n: every rule of the shipped pack has its description in Russian and Uk
   for (const lang of ['ru', 'uk']) {
     const c = catalog(lang);
     const missing = ids.filter((id) => !c[`rule_${id.replace(/[^A-Za-z0-9_]/g, '_')}`]);
-    assert.deepEqual(missing, [], `${lang}: rule descriptions missing`);
+    assert.deepEqual(missing, [], `${lang}: add a translated description for each of these rules to _locales/${lang}/messages.json as "rule_<id with - as _>"`);
     assert.deepEqual(categories.filter((cat) => !c[`cat_${cat}`]), [], `${lang}: category names missing`);
   }
 });
