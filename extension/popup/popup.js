@@ -54,11 +54,13 @@ function renderMarksCount() {
 
 async function setMark(post, label, buttons) {
   const key = markKey(page.url, post.text);
+  // Marks made meanwhile on the page's warnings are kept: the write starts from what is stored.
+  state.marks = (await loadState()).marks;
   const current = state.marks[key];
   if (current && current.label === label) delete state.marks[key];
   else {
     state.marks[key] = {
-      text: post.text, url: page.url, label, time: Date.now(),
+      text: post.text, url: page.url, label, time: Date.now(), ...(post.context ? { context: post.context } : {}),
       rules: post.rules.map((r) => r.id), packs: [...new Set(post.rules.map((r) => `${r.pack}@${r.packVersion}`))],
     };
   }
