@@ -35,7 +35,8 @@ export async function launchWithExtension(dir = DIST_CHROME, { args: extraArgs =
     headless: true,
     viewport: { width: 1100, height: 900 },
     acceptDownloads: true,
-    env: { ...process.env, ...env },
+    // English unless a test asks for another language, whatever the machine's locale.
+    env: { ...process.env, LANGUAGE: 'en_US', ...env },
     args: [
       '--no-sandbox',
       `--disable-extensions-except=${dir}`,

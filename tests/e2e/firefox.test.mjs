@@ -102,6 +102,7 @@ async function newSession(zip, dir, extraPrefs = {}) {
             'network.captive-portal-service.enabled': false,
             'dom.security.https_first': false,
             'dom.security.https_first_schemeless': false,
+            'intl.locale.requested': 'en-US',
             ...extraPrefs,
           },
         },
