@@ -534,3 +534,88 @@ fn a_closed_standard_error_loses_no_output() {
     assert!(stdout.contains("\"flagged\":true"));
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn keygen_sign_and_verify_packs() {
+    let dir = std::env::temp_dir().join(format!("flagpost-sign-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("publisher.key");
+    let _ = std::fs::remove_file(&key);
+    let out = flagpost(&["keygen", "--out", key.to_str().unwrap()], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let public = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("public key: ").map(str::to_string))
+        .unwrap();
+    // A key is never overwritten.
+    assert_eq!(
+        flagpost(&["keygen", "--out", key.to_str().unwrap()], "")
+            .status
+            .code(),
+        Some(2)
+    );
+
+    let pack = dir.join("pack.toml");
+    std::fs::copy(testdata("packs/basic.toml"), &pack).unwrap();
+    let out = flagpost(
+        &[
+            "sign",
+            "--key",
+            key.to_str().unwrap(),
+            pack.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sig = std::fs::read_to_string(dir.join("pack.toml.sig")).unwrap();
+    assert_eq!(sig.trim().len(), 88, "base64 of 64 bytes");
+    let verify = |public: &str| {
+        flagpost(
+            &["verify", "--public-key", public, pack.to_str().unwrap()],
+            "",
+        )
+    };
+    assert_eq!(verify(&public).status.code(), Some(0));
+
+    // Another publisher's key, or one changed byte, fails.
+    let other = dir.join("other.key");
+    let _ = std::fs::remove_file(&other);
+    let out = flagpost(&["keygen", "--out", other.to_str().unwrap()], "");
+    let other_public = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("public key: ").map(str::to_string))
+        .unwrap();
+    assert_eq!(verify(&other_public).status.code(), Some(1));
+    let mut bytes = std::fs::read(&pack).unwrap();
+    bytes.push(b'\n');
+    std::fs::write(&pack, bytes).unwrap();
+    let out = verify(&public);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("BAD signature"));
+    assert_eq!(verify("not base64!").status.code(), Some(2));
+
+    // A pack that does not load is not signed.
+    std::fs::write(&pack, "id = \"broken\"").unwrap();
+    assert_eq!(
+        flagpost(
+            &[
+                "sign",
+                "--key",
+                key.to_str().unwrap(),
+                pack.to_str().unwrap()
+            ],
+            ""
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+}

@@ -7,6 +7,7 @@ mod common;
 mod eval;
 mod lint;
 mod scan;
+mod sign;
 mod test;
 mod tune;
 mod why;
@@ -48,6 +49,12 @@ enum Command {
     /// Why each rule fired or did not on a text: its condition as a tree of true and false
     /// parts, with the words each signal matched.
     Why(why::Args),
+    /// Make an Ed25519 key for signing packs published by URL.
+    Keygen(sign::KeygenArgs),
+    /// Sign pack files: writes PACK.sig beside each.
+    Sign(sign::SignArgs),
+    /// Check a pack file's signature against a publisher's public key.
+    Verify(sign::VerifyArgs),
 }
 
 /// A thread count: a whole number from 1 to 1024.
@@ -81,6 +88,9 @@ fn main() -> ExitCode {
         Command::Lint(a) => lint::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Why(a) => why::run(a),
+        Command::Keygen(a) => sign::keygen(a),
+        Command::Sign(a) => sign::sign(a),
+        Command::Verify(a) => sign::verify(a),
     };
     match result {
         Ok(code) => code,
