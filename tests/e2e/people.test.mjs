@@ -312,6 +312,7 @@ test('Export round-trips byte for byte: the exported file is the imported one, a
   assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf]);
   await options.setInputFiles('#import-file', { name: 'crlf-pack.toml', mimeType: 'text/plain', buffer: bytes });
   await options.waitForSelector('#import-result .ok');
+  await options.waitForSelector('.pack[data-pack="e2e"] code:text("e2e 0.3.2")');
   const [download] = await Promise.all([options.waitForEvent('download'), options.locator('.pack[data-pack="e2e"] button.export').click()]);
   assert.equal(download.suggestedFilename(), 'crlf-pack.toml');
   const exported = fs.readFileSync(await download.path());
