@@ -41,6 +41,9 @@ setup() {
   fi
   local missing=()
   command -v chromium >/dev/null || missing+=(chromium)
+  # The browsers' own translations: the end-to-end tests run Chromium and Firefox in Ukrainian.
+  [ -f /usr/lib/chromium/locales/uk.pak ] || missing+=(chromium-l10n)
+  [ -f /usr/lib/firefox-esr/browser/extensions/langpack-uk@firefox-esr.mozilla.org.xpi ] || missing+=(firefox-esr-l10n-uk)
   command -v firefox-esr >/dev/null || missing+=(firefox-esr)
   command -v zip >/dev/null || missing+=(zip)
   if [ ${#missing[@]} -gt 0 ]; then

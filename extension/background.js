@@ -13,9 +13,15 @@
 // SLICE_CHARS characters taken from each tab in turn, so one tab sending huge batches cannot
 // hold up the verdicts of another.
 
-import { loadState, save, siteEnabled } from './lib/storage.js';
-import { loadWasm, compileAll, shippedPacks, joinPosts, expandBatch, engineTakesContext, describeFailures } from './lib/engine.js';
+import { loadState, save, siteEnabled, siteKey, MAX_DISMISSED, MAX_TRIAL_HITS } from './lib/storage.js';
+import {
+  loadWasm, compileAll, shippedPacks, joinPosts, expandBatch, engineTakesContext, describeFailures, checkPack, summarize,
+} from './lib/engine.js';
 import { api, restrictStorageToExtension } from './lib/browser.js';
+import { markKey } from './lib/export.js';
+import { initI18n, loadCatalog, resolveLocale, contentStrings, t } from './lib/i18n.js';
+import { updateFromUrl, PackRefused } from './lib/remote.js';
+import { syncContentScripts } from './lib/sites.js';
 
 const PORT_NAME = 'flagpost';
 const MAX_BATCH_POSTS = 500;
@@ -23,6 +29,10 @@ const MAX_POST_CHARS = 70000;
 const MAX_CONTEXT_CHARS = 300;
 const SLICE_CHARS = 200000; // a few milliseconds of scanning
 const MAX_QUEUED_CHARS = 8000000; // per tab; past it a batch is answered "busy" and sent again later
+const MAX_MARK_RULES = 200;
+const MAX_TRIAL_TEXT = 2000;
+const MAX_COUNTED = 50000; // posts × rules remembered so one post is counted once per rule
+const UPDATE_ALARM = 'flagpost-pack-updates';
 
 const storageAccess = restrictStorageToExtension();
 
@@ -32,8 +42,10 @@ let generation = 0;
 const startedAt = performance.now();
 let timings = null; // how long the last start-up took, for the options page and benchmarks
 const ports = new Set();
-const pendingShadow = new Map();
-let shadowFlushTimer = 0;
+const pendingCounts = new Map(); // "pack/rule" → hits not yet written
+const pendingTrials = []; // posts a count-only pack would have flagged, not yet written
+const counted = new Set(); // "post hash|pack/rule" already counted
+let countsFlushTimer = 0;
 let storageError = null; // the last failed write, shown on the options page
 const queues = new Map(); // tab id → { port, jobs: [{ msg, next, results, chars }], chars }
 let pumping = false;
@@ -89,7 +101,7 @@ function reply(port, msg) {
   }
 }
 
-function enqueue(tabId, port, msg) {
+function enqueue(tabId, port, msg, st) {
   const chars = msg.texts.reduce((n, t) => n + t.length + 1, 0);
   let q = queues.get(tabId);
   if (q && q.port !== port) {
@@ -104,7 +116,7 @@ function enqueue(tabId, port, msg) {
     reply(port, { type: 'verdicts', id: msg.id, results: [], generation: 0, error: 'busy' });
     return;
   }
-  q.jobs.push({ msg, next: 0, results: [], chars });
+  q.jobs.push({ msg, next: 0, results: [], chars, url: siteUrlOf(port.sender), st });
   q.chars += chars;
   pump();
 }
@@ -156,34 +168,103 @@ function scanSlice(built, job) {
   const compact = built.engine.scan_batch(joinPosts(texts.slice(start, end), withContext));
   for (const r of expandBatch(compact, built.info)) {
     r.i += start;
-    for (const hit of r.shadow) {
-      const key = `${hit.pack}/${hit.id}`;
-      pendingShadow.set(key, (pendingShadow.get(key) ?? 0) + 1);
-    }
+    const text = texts[r.i];
+    noteHits(job, r, text, contexts?.[r.i] ?? '', built.info);
     delete r.shadow;
+    if (r.flagged && job.st) {
+      const mark = job.st.marks[markKey(job.url, text)];
+      if (mark) r.mark = mark.label;
+      if (job.st.dismissed[dismissKey(job.url, text)]) r.dismissed = true;
+    }
     job.results.push(r);
   }
-  if (pendingShadow.size && !shadowFlushTimer) shadowFlushTimer = setTimeout(flushShadowCounts, 2000);
+  if ((pendingCounts.size || pendingTrials.length) && !countsFlushTimer) countsFlushTimer = setTimeout(flushCounts, 1000);
   job.next = end;
   return end >= texts.length;
 }
 
-async function flushShadowCounts() {
-  shadowFlushTimer = 0;
+// Per-rule hit counts (every mode, each post counted once per rule) and the posts a
+// count-only pack would have flagged.
+function noteHits(job, r, text, context, info) {
+  const hash = markKey('', text);
+  for (const hit of [...r.rules, ...r.shadow]) {
+    const key = `${hit.pack}/${hit.id}`;
+    const seen = `${hash}|${key}`;
+    if (counted.has(seen)) continue;
+    if (counted.size >= MAX_COUNTED) counted.clear();
+    counted.add(seen);
+    pendingCounts.set(key, (pendingCounts.get(key) ?? 0) + 1);
+  }
+  if (!r.shadow.length) return;
+  const byPack = new Map();
+  for (const hit of r.shadow) {
+    const list = byPack.get(hit.pack) ?? [];
+    list.push(hit);
+    byPack.set(hit.pack, list);
+  }
+  for (const [pack, hits] of byPack) {
+    const threshold = info.find((p) => p.id === pack)?.threshold ?? Infinity;
+    const score = hits.reduce((n, h) => n + h.weight, 0);
+    if (!(score > 0 && score + 1e-9 >= threshold)) continue;
+    const seen = `${hash}|trial:${pack}`;
+    if (counted.has(seen)) continue;
+    counted.add(seen);
+    pendingTrials.push({
+      pack, packVersion: hits[0].packVersion, text: text.slice(0, MAX_TRIAL_TEXT), context: context || undefined,
+      url: job.url, rules: hits.map((h) => h.id), score: Math.round(score * 1000) / 1000, time: Date.now(),
+    });
+  }
+}
+
+async function flushCounts() {
+  countsFlushTimer = 0;
   try {
-    const counts = (await api.storage.local.get('shadowCounts')).shadowCounts ?? {};
-    for (const [k, n] of pendingShadow) counts[k] = (Number(counts[k]) || 0) + n;
-    pendingShadow.clear();
-    await save({ shadowCounts: counts });
+    const stored = await api.storage.local.get(['hitCounts', 'shadowCounts', 'trialHits', 'countsSince']);
+    const counts = stored.hitCounts ?? stored.shadowCounts ?? {};
+    for (const [k, n] of pendingCounts) counts[k] = (Number(counts[k]) || 0) + n;
+    pendingCounts.clear();
+    const trials = Array.isArray(stored.trialHits) ? stored.trialHits : [];
+    const known = new Set(trials.map((h) => `${h.pack}|${markKey(h.url ?? '', h.text ?? '')}`));
+    for (const h of pendingTrials.splice(0)) {
+      const k = `${h.pack}|${markKey(h.url, h.text)}`;
+      if (!known.has(k)) {
+        known.add(k);
+        trials.push(h);
+      }
+    }
+    const out = { hitCounts: counts, trialHits: trials.slice(-MAX_TRIAL_HITS) };
+    if (!stored.countsSince) out.countsSince = Date.now();
+    await save(out);
   } catch (e) {
     storageError = String(e?.message ?? e);
   }
 }
 
-// What a content script may know: whether Flagpost runs on its site, and how to show warnings.
+function dismissKey(url, text) {
+  return markKey(`site:${siteKey(url)}`, text);
+}
+
+// What a content script may know: whether Flagpost runs on its site, how to show warnings,
+// and the words to show them with.
 async function configFor(url) {
   const st = await state();
-  return { type: 'config', enabled: siteEnabled(st.settings, url), mode: st.settings.mode };
+  const locale = resolveLocale(st.settings.language);
+  const [messages, fallback] = await Promise.all([loadCatalog(locale), loadCatalog('en')]);
+  return {
+    type: 'config', enabled: siteEnabled(st.settings, url), mode: st.settings.mode, locale,
+    strings: contentStrings(messages, fallback),
+  };
+}
+
+// The background's own words (context menu, notices) follow the same language setting.
+async function localize() {
+  const st = await state();
+  await initI18n(st.settings.language);
+  try {
+    api.contextMenus?.update?.('flag-post', { title: t('menuFlagPost') })?.catch?.(() => {});
+  } catch {
+    // No menu yet: it is created with the right title.
+  }
 }
 
 // The site a tab shows is its top-level page's.
@@ -217,7 +298,19 @@ api.runtime.onConnect.addListener((port) => {
         configFor(siteUrlOf(port.sender)).then((c) => port.postMessage(c)).catch(() => {});
         break;
       case 'scan':
-        if (isValidScan(msg)) enqueue(tabId, port, msg);
+        if (isValidScan(msg)) state().then((st) => enqueue(tabId, port, msg, st)).catch(() => enqueue(tabId, port, msg, null));
+        break;
+      case 'mark':
+        if (isValidMark(msg)) setMark(port, msg);
+        break;
+      case 'dismiss':
+        if (isValidText(msg.text) && typeof msg.undo === 'boolean') setDismissed(port, msg);
+        break;
+      case 'help':
+        api.tabs.create({ url: api.runtime.getURL('extension/help/help.html') }).catch(() => {});
+        break;
+      case 'pauseSite':
+        pauseSite(siteUrlOf(port.sender));
         break;
       case 'count':
         if (Number.isInteger(msg.flagged) && msg.flagged >= 0) setBadge(tabId, msg.flagged);
@@ -227,6 +320,91 @@ api.runtime.onConnect.addListener((port) => {
     }
   });
 });
+
+function isValidText(text) {
+  return typeof text === 'string' && text.length > 0 && text.length <= MAX_POST_CHARS;
+}
+
+const isShortList = (v) => Array.isArray(v) && v.length <= MAX_MARK_RULES && v.every((x) => typeof x === 'string' && x.length <= 200);
+
+function isValidMark(msg) {
+  return isValidText(msg.text) && (msg.label === true || msg.label === false || msg.label === null) &&
+    Number.isInteger(msg.ref) && isShortList(msg.rules ?? []) && isShortList(msg.packs ?? []) &&
+    (msg.context === undefined || (typeof msg.context === 'string' && msg.context.length <= MAX_CONTEXT_CHARS)) &&
+    (msg.missed === undefined || typeof msg.missed === 'boolean');
+}
+
+// Writes to the marks and dismissals are made one after another, each on what is stored.
+let writes = Promise.resolve();
+function serially(fn) {
+  writes = writes.then(fn, fn);
+  return writes;
+}
+
+// A moderator's judgement of a post, from the warning or from "Flag this post". The page's
+// address is the tab's, never one the message names.
+function setMark(port, msg) {
+  const url = siteUrlOf(port.sender);
+  const key = markKey(url, msg.text);
+  serially(async () => {
+    let label = null;
+    try {
+      const marks = (await api.storage.local.get('marks')).marks ?? {};
+      if (msg.label === null) delete marks[key];
+      else {
+        marks[key] = {
+          text: msg.text, url, label: msg.label, time: Date.now(), rules: msg.rules ?? [], packs: msg.packs ?? [],
+          ...(msg.context ? { context: msg.context } : {}), ...(msg.missed ? { missed: true } : {}),
+        };
+      }
+      await save({ marks });
+      label = msg.label;
+      const st = statePromise && (await statePromise.catch(() => null));
+      if (st) st.marks = marks;
+      reply(port, { type: 'marked', ref: msg.ref, label, ok: true });
+    } catch (e) {
+      storageError = String(e?.message ?? e);
+      reply(port, { type: 'marked', ref: msg.ref, label: null, ok: false });
+    }
+  });
+}
+
+function setDismissed(port, msg) {
+  const key = dismissKey(siteUrlOf(port.sender), msg.text);
+  serially(async () => {
+    try {
+      const dismissed = (await api.storage.local.get('dismissed')).dismissed ?? {};
+      if (msg.undo) delete dismissed[key];
+      else dismissed[key] = Date.now();
+      const keys = Object.keys(dismissed);
+      if (keys.length > MAX_DISMISSED) {
+        keys.sort((a, b) => dismissed[a] - dismissed[b]);
+        for (const k of keys.slice(0, keys.length - MAX_DISMISSED)) delete dismissed[k];
+      }
+      await save({ dismissed });
+      const st = statePromise && (await statePromise.catch(() => null));
+      if (st) st.dismissed = dismissed;
+    } catch (e) {
+      storageError = String(e?.message ?? e);
+    }
+  });
+}
+
+// "Turn off on this site" from a warning: the tab's site, never one the message names.
+function pauseSite(url) {
+  const site = siteKey(url);
+  if (!site) return;
+  serially(async () => {
+    try {
+      const fresh = await loadState();
+      const sites = new Set(fresh.settings.disabledSites);
+      sites.add(site);
+      await save({ settings: { ...fresh.settings, disabledSites: [...sites] } });
+    } catch (e) {
+      storageError = String(e?.message ?? e);
+    }
+  });
+}
 
 // Requests from the extension's own pages (popup, options).
 api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
@@ -242,18 +420,46 @@ api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
       .catch((e) => sendResponse({ info: [], errors: [{ display: String(e) }], failed: [] }));
     return true;
   }
+  if (msg.type === 'checkUpdates') {
+    checkSubscriptions({ manual: true }).then((report) => sendResponse({ report }))
+      .catch((e) => sendResponse({ report: [], error: String(e?.message ?? e) }));
+    return true;
+  }
+  if (msg.type === 'flushCounts') {
+    clearTimeout(countsFlushTimer);
+    flushCounts().then(() => sendResponse({ ok: true }));
+    return true;
+  }
   return false;
 });
 
 api.storage.onChanged.addListener((changes, area) => {
   if (area !== 'local') return;
+  if (('marks' in changes || 'dismissed' in changes) && statePromise) {
+    statePromise.then((st) => {
+      if ('marks' in changes) st.marks = changes.marks.newValue ?? {};
+      if ('dismissed' in changes) st.dismissed = changes.dismissed.newValue ?? {};
+    }).catch(() => {});
+  }
+  if ('hitCounts' in changes && !Object.keys(changes.hitCounts.newValue ?? {}).length) counted.clear(); // counts were reset
   const packsChanged = 'userPacks' in changes || 'packState' in changes;
   const settingsChanged = 'settings' in changes;
   if (!packsChanged && !settingsChanged) return;
   statePromise = null;
-  const before = changes.settings?.oldValue?.threshold;
-  const after = changes.settings?.newValue?.threshold;
-  const rescan = packsChanged || before !== after;
+  const oldSettings = changes.settings?.oldValue ?? {};
+  const newSettings = changes.settings?.newValue ?? {};
+  const rescan = packsChanged || oldSettings.threshold !== newSettings.threshold ||
+    JSON.stringify(oldSettings.disabledCategories ?? []) !== JSON.stringify(newSettings.disabledCategories ?? []);
+  if (settingsChanged) {
+    if (oldSettings.language !== newSettings.language) localize();
+
+// The handlers behind browser UI that automated tests cannot click (the context menu, keyboard
+// shortcuts) and the update check, for the extension's own tests. Only the extension's
+// contexts can reach the worker's global object.
+globalThis.flagpostTest = Object.freeze({ menuClicked: onMenuClicked, command: onCommand, checkSubscriptions });
+    if (oldSettings.autoUpdate !== newSettings.autoUpdate) scheduleUpdates();
+    if (JSON.stringify(oldSettings.extraSites ?? []) !== JSON.stringify(newSettings.extraSites ?? [])) syncContentScripts().catch(() => {});
+  }
   const ready = rescan ? rebuild() : Promise.resolve();
   ready.then(async () => {
     for (const port of ports) {
@@ -267,13 +473,100 @@ api.storage.onChanged.addListener((changes, area) => {
   });
 });
 
-api.commands?.onCommand.addListener(async (command) => {
-  if (command !== 'next-flagged') return;
-  const [tab] = await api.tabs.query({ active: true, lastFocusedWindow: true });
-  if (tab?.id != null) api.tabs.sendMessage(tab.id, { type: 'next' }).catch(() => {});
+async function onCommand(command, tab) {
+  const target = tab?.id != null ? tab : (await api.tabs.query({ active: true, lastFocusedWindow: true }))[0];
+  if (target?.id == null) return null;
+  if (command === 'next-flagged') return api.tabs.sendMessage(target.id, { type: 'next' }).catch(() => null);
+  if (command === 'flag-post') return api.tabs.sendMessage(target.id, { type: 'flagPost', via: 'key' }).catch(() => null);
+  return null;
+}
+api.commands?.onCommand.addListener((command, tab) => { onCommand(command, tab); });
+
+// "Flag this post": a post Flagpost missed, marked from the page's context menu.
+function createMenu() {
+  if (!api.contextMenus) return;
+  api.contextMenus.removeAll(() => {
+    void api.runtime.lastError;
+    state().then((st) => initI18n(st.settings.language)).catch(() => {}).finally(() => {
+      api.contextMenus.create({ id: 'flag-post', title: t('menuFlagPost'), contexts: ['page', 'selection', 'link', 'image'] }, () => {
+        void api.runtime.lastError;
+      });
+    });
+  });
+}
+
+function onMenuClicked(info, tab) {
+  if (info.menuItemId !== 'flag-post' || tab?.id == null) return null;
+  return api.tabs.sendMessage(tab.id, { type: 'flagPost', via: 'menu' }, { frameId: 0 }).catch(() => null);
+}
+api.contextMenus?.onClicked.addListener((info, tab) => { onMenuClicked(info, tab); });
+
+// ---- packs subscribed by URL: update checks, only when the user switched them on ----
+
+function scheduleUpdates() {
+  if (!api.alarms) return;
+  state().then((st) => {
+    const want = st.settings.autoUpdate && st.userPacks.some((p) => p.subscription);
+    if (want) api.alarms.create(UPDATE_ALARM, { delayInMinutes: 1, periodInMinutes: 24 * 60 });
+    else api.alarms.clear(UPDATE_ALARM);
+  }).catch(() => {});
+}
+
+export async function checkSubscriptions({ manual = false } = {}) {
+  await loadWasm();
+  let st = await loadState();
+  await initI18n(st.settings.language);
+  const report = [];
+  for (let i = 0; i < st.userPacks.length; i++) {
+    const entry = st.userPacks[i];
+    const sub = entry.subscription;
+    if (!sub || (!manual && sub.hold)) continue;
+    const deps = {
+      checkPack, compileAll,
+      summarize: (source, name) => summarize([{ name, source }])[0] ?? {},
+      versionOf: (p) => summarize([p])[0]?.version,
+      idOf: (p) => summarize([p])[0]?.id,
+    };
+    try {
+      const out = await updateFromUrl(st, { index: i, url: sub.url, publicKey: sub.publicKey, manual }, deps);
+      await save({ userPacks: out.userPacks });
+      report.push({ url: sub.url, status: out.status, version: out.version });
+    } catch (e) {
+      const message = e instanceof PackRefused ? e.message : String(e?.message ?? e);
+      const userPacks = st.userPacks.slice();
+      userPacks[i] = { ...entry, subscription: { ...sub, checkedAt: Date.now(), error: message } };
+      await save({ userPacks }).catch(() => {});
+      report.push({ url: sub.url, status: 'refused', message });
+    }
+    st = await loadState();
+  }
+  return report;
+}
+
+api.alarms?.onAlarm.addListener((alarm) => {
+  if (alarm.name === UPDATE_ALARM) checkSubscriptions().catch(() => {});
 });
 
-api.runtime.onInstalled?.addListener(() => {
+api.permissions?.onAdded?.addListener(() => syncContentScripts().catch(() => {}));
+api.permissions?.onRemoved?.addListener(() => syncContentScripts().catch(() => {}));
+
+api.runtime.onInstalled?.addListener((details) => {
   // Migrates stored data once per install or update; settings and packs are kept.
   state();
+  createMenu();
+  scheduleUpdates();
+  syncContentScripts().catch(() => {});
+  if (details?.reason === 'install') api.tabs.create({ url: api.runtime.getURL('extension/welcome/welcome.html') }).catch(() => {});
 });
+
+api.runtime.onStartup?.addListener(() => {
+  createMenu();
+  syncContentScripts().catch(() => {});
+});
+
+localize();
+
+// The handlers behind browser UI that automated tests cannot click (the context menu, keyboard
+// shortcuts) and the update check, for the extension's own tests. Only the extension's
+// contexts can reach the worker's global object.
+globalThis.flagpostTest = Object.freeze({ menuClicked: onMenuClicked, command: onCommand, checkSubscriptions });

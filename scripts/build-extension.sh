@@ -88,6 +88,7 @@ assemble() {
   mkdir -p "$out/extension"
   # Shipped packs are compiled into the Wasm module; the pack sources are not needed twice.
   (cd extension && tar --exclude=./packs --exclude='./icons/*.svg' -cf - .) | (cd "$out/extension" && tar -xf -)
+  cp -r _locales "$out/_locales"
   local flags=$out/extension/content/build.js
   if [ "$variant" = test ]; then
     sed -i 's/testMarkers: false/testMarkers: true/' "$flags"
@@ -100,7 +101,12 @@ assemble() {
 const fs = require('node:fs');
 const [browser, input, output, variant] = process.argv.slice(2);
 const manifest = JSON.parse(fs.readFileSync(input, 'utf8'));
-if (variant === 'test') manifest.name = `${manifest.name} (test build with page markers)`;
+if (variant === 'test') {
+  // The test build also runs on the fixture server (127.0.0.1) without asking.
+  manifest.name = 'Flagpost (test build with page markers)';
+  manifest.host_permissions.push('http://127.0.0.1/*');
+  for (const cs of manifest.content_scripts) cs.matches.push('http://127.0.0.1/*');
+}
 const worker = manifest.background.service_worker ?? manifest.background.scripts[0];
 if (browser === 'chrome') {
   manifest.background = { service_worker: worker, type: 'module' };

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # with page markers (dist/test-markers/) and check the build users install (dist/) beside it.
 stamp=dist/test-markers/chrome/manifest.json
 if [ ! -f "$stamp" ] || [ ! -f dist/chrome/manifest.json ] ||
-  [ -n "$(find manifest.json extension crate/src crate/Cargo.toml -newer "$stamp" -type f -not -path 'extension/pkg/*' 2>/dev/null | head -1)" ]; then
+  [ -n "$(find manifest.json _locales extension crate/src crate/Cargo.toml -newer "$stamp" -type f -not -path 'extension/pkg/*' 2>/dev/null | head -1)" ]; then
   FLAGPOST_TEST_MARKERS=1 bash scripts/build-extension.sh || { echo "0 passed, 1 failed"; exit 1; }
 fi
 

@@ -22,7 +22,12 @@ export function chromiumPath() {
   return execSync('command -v chromium || command -v chromium-browser', { shell: '/bin/bash' }).toString().trim();
 }
 
-export async function launchWithExtension(dir = DIST_CHROME) {
+// The build users install reads the supported sites only; tests open the fixture server under
+// one of their names, mapped to 127.0.0.1 (a host with no HTTPS-only preload).
+export const SUPPORTED_HOST = 'mastodon.online';
+export const MAP_SUPPORTED_HOST = `--host-resolver-rules=MAP ${SUPPORTED_HOST} 127.0.0.1`;
+
+export async function launchWithExtension(dir = DIST_CHROME, { args: extraArgs = [], env = {} } = {}) {
   if (!fs.existsSync(path.join(dir, 'manifest.json'))) throw new Error(`${dir} is not built: run FLAGPOST_TEST_MARKERS=1 scripts/build-extension.sh`);
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flagpost-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
@@ -30,6 +35,8 @@ export async function launchWithExtension(dir = DIST_CHROME) {
     headless: true,
     viewport: { width: 1100, height: 900 },
     acceptDownloads: true,
+    // English unless a test asks for another language, whatever the machine's locale.
+    env: { ...process.env, LANGUAGE: 'en_US', ...env },
     args: [
       '--no-sandbox',
       `--disable-extensions-except=${dir}`,
@@ -39,7 +46,8 @@ export async function launchWithExtension(dir = DIST_CHROME) {
       '--disable-sync',
       '--no-first-run',
       '--no-default-browser-check',
-      '--disable-features=DialMediaRouteProvider,OptimizationHints,Translate',
+      '--disable-features=DialMediaRouteProvider,OptimizationHints,Translate,HttpsUpgrades',
+      ...extraArgs,
     ],
   });
   let [worker] = context.serviceWorkers();

@@ -14,6 +14,7 @@
   if (!api) return;
   const TEST_MARKERS = flagpostBuild.testMarkers === true;
   const HOST_TAG = TEST_MARKERS ? 'flagpost-warning' : 'div';
+  const NOTICE_TAG = TEST_MARKERS ? 'flagpost-notice' : 'div';
   const FRAME_BUDGET_MS = 6;
   const MAX_BATCH_POSTS = 100;
   const MAX_REDRAWS = 3; // how often a warning the page removed is put back
@@ -43,6 +44,42 @@
   let cursor = -1;
   let countTimer = 0;
   let retryTimer = 0;
+  let markSeq = 0;
+  const pendingMarks = new Map(); // ref → what to do with the background's answer
+  let lastContextTarget = null; // what the context menu was opened on ("Flag this post")
+
+  // ---- words: sent by the background in the user's language ----
+
+  let locale = 'en';
+  let strings = {};
+  const format = (message, args) => message.replace(/\$(\d)/g, (m, d) => (args[d - 1] === undefined ? m : String(args[d - 1])));
+  const i18n = {
+    t: (key, ...args) => (key in strings ? format(strings[key], args) : key),
+    tn(key, n, ...args) {
+      let category = 'other';
+      try {
+        category = new Intl.PluralRules(locale).select(n);
+      } catch {
+        category = 'other';
+      }
+      const message = strings[`${key}_${category}`] ?? strings[`${key}_other`];
+      return message === undefined ? key : format(message, [n, ...args]);
+    },
+    categoryName(category) {
+      const message = strings[`cat_${category}`];
+      if (message !== undefined) return message;
+      const words = String(category).replace(/_/g, ' ');
+      return words.charAt(0).toUpperCase() + words.slice(1);
+    },
+    ruleDescription(rule) {
+      if (rule.pack === 'recruitment' && locale !== 'en') {
+        const message = strings[`rule_${String(rule.id).replace(/[^A-Za-z0-9_]/g, '_')}`];
+        if (message !== undefined) return message;
+      }
+      return rule.description ?? '';
+    },
+    severityName: (severity) => strings[`sev_${severity}`] ?? String(severity),
+  };
 
   const isOurs = (node) => node.nodeType === Node.ELEMENT_NODE && hosts.has(node);
 
@@ -93,13 +130,20 @@
     if (!msg || typeof msg !== 'object') return;
     if (msg.type === 'config') {
       const next = ['banner', 'blur', 'highlight'].includes(msg.mode) ? msg.mode : 'banner';
-      const modeChanged = next !== mode;
+      const nextLocale = ['en', 'ru', 'uk'].includes(msg.locale) ? msg.locale : 'en';
+      const modeChanged = next !== mode || nextLocale !== locale;
       mode = next;
+      locale = nextLocale;
+      if (msg.strings && typeof msg.strings === 'object') strings = msg.strings;
       if (msg.enabled && !enabled) start();
       else if (!msg.enabled && enabled) stop();
       else if (enabled && modeChanged) redrawAll();
     } else if (msg.type === 'verdicts' && Number.isInteger(msg.id) && Array.isArray(msg.results)) {
       onVerdicts(msg);
+    } else if (msg.type === 'marked' && Number.isInteger(msg.ref)) {
+      const done = pendingMarks.get(msg.ref);
+      pendingMarks.delete(msg.ref);
+      done?.(msg.ok === true, msg.label);
     } else if (msg.type === 'rescan') {
       generation += 1;
       if (enabled) {
@@ -267,7 +311,8 @@
     if (!text.trim()) return;
     if (!rec) {
       rec = { seq: 0, text: null, context: '', generation, extracted: null, contents: null, verdict: null,
-        view: null, dismissed: false, revealed: false, flaggedAt: 0, redraws: 0, removing: false };
+        view: null, dismissed: false, revealed: false, flaggedAt: 0, redraws: 0, removing: false, mark: null, notice: null,
+        hits: null };
       records.set(post, rec);
     }
     rec.seq += 1;
@@ -315,6 +360,7 @@
       if (!rec || rec.seq !== entry.seq || !enabled) return; // a newer scan of this post is coming
       const result = byIndex.get(i);
       safely(() => {
+        rec.hits = Array.isArray(result?.rules) && result.rules.length ? result.rules : null;
         if (result?.flagged && Array.isArray(result.rules) && result.rules.length) markFlagged(entry.post, rec, result);
         else markClean(entry.post, rec);
       });
@@ -356,6 +402,8 @@
     rec.verdict = { score: result.score, rules: result.rules, truncated: result.truncated };
     rec.flaggedAt ||= Date.now();
     if (!same) rec.dismissed = false;
+    if (result.dismissed === true) rec.dismissed = true;
+    rec.mark = result.mark === true || result.mark === false ? result.mark : rec.mark;
     flaggedPosts.add(post);
     setMarkers(post, rec.verdict);
     draw(post, rec);
@@ -383,29 +431,156 @@
     if (rec.dismissed) return;
     const anchor = rec.contents[0];
     const view = flagpostWarning.create(
-      { text: rec.text, verdict: rec.verdict, extracted: rec.extracted, contents: rec.contents },
+      { text: rec.text, verdict: rec.verdict, extracted: rec.extracted, contents: rec.contents, mark: rec.mark, site: adapter.name },
       mode,
       {
         tag: HOST_TAG,
         revealed: rec.revealed,
+        i18n,
         handlers: {
-          onDismiss: () => {
-            rec.dismissed = true;
-            clearDrawing(rec);
-            (rec.contents[0] ?? post).focus?.({ preventScroll: true });
-          },
+          onDismiss: () => dismiss(post, rec),
           onReveal: () => {
             rec.revealed = true;
           },
+          onMark: (label) => markPost(post, rec, rec.mark === label ? null : label),
+          onHelp: () => send({ type: 'help' }),
+          onPauseSite: () => send({ type: 'pauseSite' }),
         },
       },
     );
     hosts.set(view.host, post);
-    if (anchor.slot) view.host.slot = anchor.slot;
-    if (anchor === post) post.prepend(view.host);
-    else anchor.before(view.host);
+    insertBefore(post, anchor, view.host);
     rec.view = view;
     view.attached();
+  }
+
+  function insertBefore(post, anchor, host) {
+    if (anchor.slot) host.slot = anchor.slot;
+    if (anchor === post) post.prepend(host);
+    else anchor.before(host);
+  }
+
+  // ---- marks, dismissals and notices ----
+
+  // Records a moderator's judgement over the port; the background stores it with the tab's
+  // address. The warning shows it at once and takes it back if it could not be stored.
+  function markPost(post, rec, label, { missed = false, onDone = null } = {}) {
+    const previous = rec.mark;
+    rec.mark = label;
+    rec.view?.setMark(label);
+    const ref = ++markSeq;
+    const rules = rec.verdict?.rules ?? [];
+    pendingMarks.set(ref, (ok) => {
+      if (!ok) {
+        rec.mark = previous;
+        rec.view?.setMark(previous);
+      }
+      onDone?.(ok);
+    });
+    const msg = {
+      type: 'mark', ref, text: rec.text, label,
+      rules: [...new Set(rules.map((r) => r.id))], packs: [...new Set(rules.map((r) => `${r.pack}@${r.packVersion}`))],
+    };
+    if (rec.context) msg.context = rec.context;
+    if (missed) msg.missed = true;
+    if (!send(msg)) pendingMarks.get(ref)?.(false);
+  }
+
+  function showNotice(post, rec, options) {
+    rec.notice?.destroy();
+    const anchor = rec.contents?.[0] ?? post;
+    const view = flagpostWarning.notice(anchor, { tag: NOTICE_TAG, ...options });
+    hosts.set(view.host, post);
+    insertBefore(post, anchor, view.host);
+    rec.notice = view;
+    view.attached();
+    return view;
+  }
+
+  // Dismissing keeps the post dismissed on this site (the background remembers it), and
+  // leaves a short "undo" in its place that takes the focus; undo puts the warning back with
+  // the focus on its Dismiss button. When the undo goes by itself while focused, the focus
+  // moves on to the next flagged post's warning.
+  function dismiss(post, rec) {
+    rec.dismissed = true;
+    const hadFocus = rec.view?.hasFocus() ?? false;
+    clearDrawing(rec);
+    send({ type: 'dismiss', text: rec.text, undo: false });
+    const view = showNotice(post, rec, {
+      message: i18n.t('w_dismissed'),
+      action: i18n.t('w_undo'),
+      onAction: () => {
+        rec.notice = null;
+        rec.dismissed = false;
+        send({ type: 'dismiss', text: rec.text, undo: true });
+        if (rec.verdict && post.isConnected) {
+          draw(post, rec);
+          rec.view?.focusDismiss();
+        }
+      },
+      onExpire: (focused) => {
+        rec.notice = null;
+        if (!focused) return;
+        const list = flaggedInOrder().filter((p) => !records.get(p)?.dismissed);
+        const next = list.find((p) => post.compareDocumentPosition(p) & Node.DOCUMENT_POSITION_FOLLOWING) ?? list[0];
+        if (next) records.get(next)?.view?.focusTarget()?.focus({ preventScroll: false });
+      },
+    });
+    // The focus was on the Dismiss button (or the post): it goes to Undo, in the same place.
+    view.focus();
+    return hadFocus;
+  }
+
+  // "Flag this post" (context menu or keyboard): the post under the menu, or the one holding
+  // the focus or the selection, or the one in the middle of the window.
+  function postForCommand(via) {
+    const candidates = [];
+    if (via === 'menu' && lastContextTarget?.isConnected) candidates.push(lastContextTarget);
+    let active = document.activeElement;
+    while (active?.shadowRoot && !isOurs(active) && active.shadowRoot.activeElement) active = active.shadowRoot.activeElement;
+    if (active && active !== document.body) candidates.push(active);
+    const selection = document.getSelection?.();
+    if (selection?.anchorNode) candidates.push(selection.anchorNode);
+    const middle = document.elementFromPoint(innerWidth / 2, innerHeight / 2);
+    if (middle) candidates.push(middle);
+    for (const node of candidates) {
+      if (node.nodeType === Node.ELEMENT_NODE && isOurs(node)) return hosts.get(node);
+      const post = safely(() => adapter.postOf(node));
+      if (post) return post;
+    }
+    return null;
+  }
+
+  function flagPost(via) {
+    if (!enabled) return { ok: false, reason: 'off' };
+    const post = postForCommand(via);
+    if (!post) return { ok: false, reason: 'no post' };
+    let rec = records.get(post);
+    if (!rec?.text) {
+      safely(() => prepare(post));
+      rec = records.get(post);
+    }
+    if (!rec?.text) return { ok: false, reason: 'no text' };
+    const flagged = !!rec.verdict && flaggedPosts.has(post);
+    markPost(post, rec, true, {
+      missed: !flagged,
+      onDone: (ok) => {
+        if (!ok) return;
+        const view = showNotice(post, rec, {
+          message: i18n.t(flagged ? 'w_markedRight' : 'w_markedMissed'),
+          action: i18n.t('w_undo'),
+          onAction: () => {
+            rec.notice = null;
+            markPost(post, rec, null);
+          },
+          onExpire: () => {
+            rec.notice = null;
+          },
+        });
+        view.focus();
+      },
+    });
+    return { ok: true, flagged };
   }
 
   function redrawAll() {
@@ -438,6 +613,7 @@
       const rec = records.get(post);
       if (rec) {
         safely(() => clearDrawing(rec));
+        safely(() => rec.notice?.destroy());
         records.delete(post);
       }
       safely(() => clearMarkers(post));
@@ -493,7 +669,22 @@
         matched: r.spans.map(([s, e]) => rec.text.slice(s, e)),
       })),
       dismissed: rec.dismissed,
+      mark: rec.mark,
     };
+  }
+
+  // Every post on the page with a rule hit, for the threshold preview: its hits' packs and
+  // weights (count-only packs left out, as they never flag), and how many posts were read.
+  function scores() {
+    let scanned = 0;
+    const posts = [];
+    for (const el of safely(() => adapter.posts(document)) ?? []) {
+      const rec = records.get(el);
+      if (!rec?.text) continue;
+      scanned += 1;
+      if (rec.hits) posts.push(rec.hits.map((r) => ({ pack: r.pack, weight: r.weight, category: r.category })));
+    }
+    return { scanned, posts };
   }
 
   api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
@@ -514,6 +705,12 @@
           sendResponse({ ok: true });
         } else sendResponse({ ok: false });
         return false;
+      case 'flagPost':
+        sendResponse(flagPost(msg.via === 'menu' ? 'menu' : 'key'));
+        return false;
+      case 'scores':
+        sendResponse({ url: location.href, enabled, ...scores() });
+        return false;
       case 'next':
         if (list.length) {
           cursor = (cursor + 1) % list.length;
@@ -525,6 +722,12 @@
         return false;
     }
   });
+
+  // Remembers what the context menu was opened on, for "Flag this post".
+  // Only the reader's own right-click counts: a page's synthetic event cannot point it elsewhere.
+  document.addEventListener('contextmenu', (event) => {
+    if (event.isTrusted) lastContextTarget = event.composedPath?.()[0] ?? event.target;
+  }, true);
 
   connect();
 })();

@@ -1,6 +1,9 @@
 // The warning drawn on a flagged post: a host element just before the post's content that
 // renders into a closed shadow root. Every page and rule string is set as text; it is
-// keyboard-usable, labelled for screen readers, and light or dark to match the page.
+// keyboard-usable, labelled for screen readers, and light or dark to match the page. It
+// carries the moderator's marks (right or wrong flag), "what can I do" links, and in
+// highlight-only mode a small button on the post that opens the same warning. Notices (a
+// dismissed warning's undo, a post flagged by hand) are drawn the same way.
 //
 // A hostile page must not be able to read, restyle, hijack or hide it:
 //   - the host is created in an inert document, so a custom element the page defined with the
@@ -19,16 +22,20 @@ const flagpostWarning = (() => {
   const CSS_TEXT = `
 .box { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; border-radius: 8px;
   border: 1px solid var(--edge); background: var(--bg); color: var(--fg); padding: 8px 10px; text-align: start; }
-.light { --bg: #fff4e5; --fg: #3b2300; --edge: #e6a23c; --muted: #6b4e16; --btn: #fff; --btn-fg: #3b2300; --focus: #0b57d0; --sev: #b3261e; }
-.dark { --bg: #3a2a12; --fg: #ffe9c7; --edge: #c98a2b; --muted: #e3c79a; --btn: #54401f; --btn-fg: #ffe9c7; --focus: #8ab4f8; --sev: #ffb4ab; }
+.light { --bg: #fff7eb; --fg: #2e1c00; --edge: #b7791f; --muted: #5c4214; --btn: #ffffff; --btn-fg: #2e1c00; --focus: #0b57d0;
+  --on: #1d5c2e; --on-fg: #ffffff; --off: #8c1d18; --off-fg: #ffffff; --link: #0b4fbf; --chip: #fff7eb; }
+.dark { --bg: #33260f; --fg: #ffefd6; --edge: #d79a3e; --muted: #ebd3ab; --btn: #4a3818; --btn-fg: #ffefd6; --focus: #a8c7fa;
+  --on: #a5e0b4; --on-fg: #0b2613; --off: #ffb4ab; --off-fg: #410002; --link: #a8c7fa; --chip: #33260f; }
 .head { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 10px; }
 .title { font-weight: 600; }
-.sev { font-size: 12px; text-transform: uppercase; letter-spacing: .04em; color: var(--sev); font-weight: 700; }
+.sev { font-size: 12px; color: var(--muted); border: 1px solid var(--edge); border-radius: 10px; padding: 0 8px; }
 .reason { flex: 1 1 16em; color: var(--muted); }
-.actions { display: flex; gap: 6px; margin-left: auto; }
+.actions { display: flex; flex-wrap: wrap; gap: 6px; margin-left: auto; }
 button { font: inherit; font-size: 13px; color: var(--btn-fg); background: var(--btn); border: 1px solid var(--edge);
   border-radius: 6px; padding: 2px 8px; cursor: pointer; }
-button:focus-visible { outline: 2px solid var(--focus); outline-offset: 2px; }
+button:focus-visible, a:focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
+button.right[aria-pressed="true"] { background: var(--on); color: var(--on-fg); border-color: var(--on); }
+button.wrong[aria-pressed="true"] { background: var(--off); color: var(--off-fg); border-color: var(--off); }
 .details { margin-top: 8px; border-top: 1px solid var(--edge); padding-top: 6px; }
 .details[hidden] { display: none; }
 ul { margin: 4px 0; padding-left: 18px; }
@@ -36,13 +43,24 @@ li { margin: 2px 0; }
 code { font: 12px ui-monospace, monospace; }
 mark { background: #ffd54f; color: #1f1f1f; border-radius: 2px; padding: 0 2px; }
 .meta { font-size: 12px; color: var(--muted); }
+a { color: var(--link); }
+.help { margin-top: 6px; display: flex; flex-wrap: wrap; gap: 6px 14px; align-items: center; }
+.help-title { font-weight: 600; }
 .layer { position: absolute; left: 0; top: 0; width: 0; height: 0; overflow: visible; pointer-events: none; }
 .hit { position: absolute; background: rgba(255, 196, 0, 0.45); mix-blend-mode: multiply;
   border-bottom: 2px solid #b3261e; border-radius: 2px; pointer-events: none; }
 .dark .hit, .hit.dark { mix-blend-mode: screen; background: rgba(255, 196, 0, 0.35); }
-.outline { position: absolute; outline: 2px dashed #d08c00; outline-offset: 3px; pointer-events: none; }
+.outline { position: absolute; outline: 2px dashed #b7791f; outline-offset: 3px; pointer-events: none; }
 .cover { position: absolute; pointer-events: auto; cursor: pointer; backdrop-filter: blur(9px);
   -webkit-backdrop-filter: blur(9px); background: rgba(128, 128, 128, 0.12); border-radius: 4px; }
+.float { position: absolute; left: 0; top: 0; width: 0; height: 0; overflow: visible; z-index: 2;
+  font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+.chip { position: absolute; pointer-events: auto; font-size: 12px; padding: 1px 8px; border-radius: 10px;
+  background: var(--chip); white-space: nowrap; }
+.panel { position: absolute; pointer-events: auto; width: 420px; max-width: 90vw; box-shadow: 0 4px 16px rgba(0, 0, 0, .25); }
+.panel[hidden] { display: none; }
+.chip { font: 12px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+.notice { display: flex; flex-wrap: wrap; gap: 6px 10px; align-items: center; padding: 4px 10px; }
 `;
 
   // Inline, !important, so no page stylesheet can hide or restyle the host. `all` does not
@@ -54,6 +72,16 @@ mark { background: #ffd54f; color: #1f1f1f; border-radius: 2px; padding: 0 2px; 
   ];
 
   const MAX_ENFORCE = 20;
+
+  // Where people report a post on each supported site ("what can I do").
+  const REPORT_PAGES = {
+    x: 'https://help.x.com/en/rules-and-policies/x-report-violation',
+    vk: 'https://vk.com/support',
+    facebook: 'https://www.facebook.com/help/reportlinks',
+    telegram: 'https://telegram.org/faq#q-there-39s-illegal-content-on-telegram-how-do-i-take-it-down',
+    reddit: 'https://www.reddit.com/report',
+    mastodon: 'https://docs.joinmastodon.org/user/moderating/',
+  };
 
   // Elements made here cannot be custom elements of the page: this document has no registry.
   const inert = document.implementation.createHTMLDocument('');
@@ -91,7 +119,6 @@ mark { background: #ffd54f; color: #1f1f1f; border-radius: 2px; padding: 0 2px; 
   }
 
   const SEVERITY_ORDER = ['low', 'medium', 'high', 'critical'];
-  const categoryName = flagpostCategoryName;
 
   function el(tag, props = {}, children = []) {
     const node = inert.createElement(tag);
@@ -121,27 +148,33 @@ mark { background: #ffd54f; color: #1f1f1f; border-radius: 2px; padding: 0 2px; 
 
   let serial = 0;
 
-  function banner(post, mode, theme, handlers) {
+  function link(href, text) {
+    return el('a', { href, target: '_blank', rel: 'noopener noreferrer', referrerpolicy: 'no-referrer', text });
+  }
+
+  // i18n: { t(key, ...args), tn(key, n, ...args), categoryName, ruleDescription, severityName }.
+  function banner(post, mode, theme, i18n, handlers) {
+    const { t } = i18n;
     const { verdict, text } = post;
     const rules = verdict.rules;
     const top = rules.reduce((a, b) =>
       SEVERITY_ORDER.indexOf(b.severity) > SEVERITY_ORDER.indexOf(a.severity) ? b : a, rules[0]);
     const categories = [...new Set(rules.map((r) => r.category))];
+    const categoryNames = categories.map(i18n.categoryName).join(' · ');
     const id = `d${++serial}`;
 
     const details = el('div', { class: 'details', id, hidden: '' });
-    details.append(el('div', { class: 'meta', text:
-      `Score ${formatNumber(verdict.score)} · ${rules.length} rule${rules.length === 1 ? '' : 's'} fired` }));
+    details.append(el('div', { class: 'meta', text: `${t('w_score', formatNumber(verdict.score))} · ${i18n.tn('w_rulesFired', rules.length)}` }));
     const list = el('ul');
     for (const rule of rules) {
       const words = [...new Set(rule.spans.map(([s, e]) => text.slice(s, e)))];
       const item = el('li', {}, [
         el('code', { text: rule.id }),
-        inert.createTextNode(` — ${rule.description || categoryName(rule.category)} `),
-        el('span', { class: 'meta', text: `(${categoryName(rule.category)}, ${rule.severity}, weight ${formatNumber(rule.weight)}; pack ${rule.pack} ${rule.packVersion})` }),
+        inert.createTextNode(` — ${i18n.ruleDescription(rule) || i18n.categoryName(rule.category)} `),
+        el('span', { class: 'meta', text: `(${t('w_ruleMeta', i18n.categoryName(rule.category), i18n.severityName(rule.severity), formatNumber(rule.weight), `${rule.pack} ${rule.packVersion}`)})` }),
       ]);
       if (words.length) {
-        const matched = el('div', { class: 'meta' }, [inert.createTextNode('Matched: ')]);
+        const matched = el('div', { class: 'meta' }, [inert.createTextNode(`${t('w_matched')} `)]);
         words.slice(0, 12).forEach((w, i) => {
           if (i) matched.append(inert.createTextNode(' '));
           matched.append(el('mark', { text: w }));
@@ -152,18 +185,33 @@ mark { background: #ffd54f; color: #1f1f1f; border-radius: 2px; padding: 0 2px; 
     }
     details.append(list);
 
-    const toggle = el('button', { type: 'button', class: 'toggle', 'aria-expanded': 'false', 'aria-controls': id, text: 'Why?' });
+    // What can I do: report to the site, get help, turn Flagpost off here.
+    const help = el('div', { class: 'help' }, [el('span', { class: 'help-title', text: t('w_whatCanIDo') })]);
+    const report = REPORT_PAGES[post.site];
+    if (report) help.append(link(report, t('w_reportToSite')));
+    const helpButton = el('button', { type: 'button', class: 'help-page', text: t('w_getHelp') });
+    helpButton.addEventListener('click', () => handlers.onHelp());
+    const pause = el('button', { type: 'button', class: 'pause-site', text: t('w_turnOffHere') });
+    pause.addEventListener('click', () => handlers.onPauseSite());
+    help.append(helpButton, pause);
+    details.append(help);
+
+    const toggle = el('button', { type: 'button', class: 'toggle', 'aria-expanded': 'false', 'aria-controls': id, text: t('w_why') });
     toggle.addEventListener('click', () => {
       const open = details.hidden;
       details.hidden = !open;
       toggle.setAttribute('aria-expanded', String(open));
-      toggle.textContent = open ? 'Hide details' : 'Why?';
+      toggle.textContent = open ? t('w_hideDetails') : t('w_why');
     });
-    const dismiss = el('button', { type: 'button', class: 'dismiss', 'aria-label': 'Dismiss this warning', text: 'Dismiss' });
+    const right = el('button', { type: 'button', class: 'right', 'aria-pressed': String(post.mark === true), text: t('w_rightFlag') });
+    const wrong = el('button', { type: 'button', class: 'wrong', 'aria-pressed': String(post.mark === false), text: t('w_wrongFlag') });
+    right.addEventListener('click', () => handlers.onMark(true));
+    wrong.addEventListener('click', () => handlers.onMark(false));
+    const dismiss = el('button', { type: 'button', class: 'dismiss', text: t('w_dismiss') });
     dismiss.addEventListener('click', () => handlers.onDismiss());
-    const actions = el('div', { class: 'actions' }, [toggle]);
+    const actions = el('div', { class: 'actions' }, [toggle, right, wrong]);
     if (mode === 'blur') {
-      const reveal = el('button', { type: 'button', class: 'reveal', text: 'Show anyway' });
+      const reveal = el('button', { type: 'button', class: 'reveal', text: t('w_showAnyway') });
       reveal.addEventListener('click', () => {
         handlers.onReveal();
         toggle.focus();
@@ -173,21 +221,21 @@ mark { background: #ffd54f; color: #1f1f1f; border-radius: 2px; padding: 0 2px; 
     actions.append(dismiss);
 
     return el('div', {
-      class: `box ${theme}`, part: 'box', role: 'note',
-      'aria-label': `Flagpost warning: ${categories.map(categoryName).join(', ')}, ${top.severity} severity`,
+      class: `box ${theme}`, role: 'note',
+      'aria-label': t('w_label', categoryNames, i18n.severityName(top.severity)),
     }, [
       el('div', { class: 'head' }, [
-        el('span', { class: 'title', text: `⚑ ${categories.map(categoryName).join(' · ')}` }),
-        el('span', { class: 'sev', text: top.severity }),
-        el('span', { class: 'reason', text: top.description || `Matched rule ${top.id}` }),
+        el('span', { class: 'title', text: `⚑ ${categoryNames}` }),
+        el('span', { class: 'sev', text: i18n.severityName(top.severity) }),
+        el('span', { class: 'reason', text: i18n.ruleDescription(top) || t('w_matchedRule', top.id) }),
         actions,
       ]),
       details,
     ]);
   }
 
-  // post: { text, verdict, extracted, contents }; mode: banner | blur | highlight;
-  // options: { revealed, tag, handlers: { onDismiss, onReveal } }.
+  // post: { text, verdict, extracted, contents, mark, site }; mode: banner | blur | highlight;
+  // options: { revealed, tag, i18n, handlers: { onDismiss, onReveal, onMark, onHelp, onPauseSite } }.
   // Returns a view; the caller inserts view.host, then calls view.attached().
   function create(post, mode, options) {
     const anchor = post.contents[0];
@@ -198,19 +246,33 @@ mark { background: #ffd54f; color: #1f1f1f; border-radius: 2px; padding: 0 2px; 
     const showBanner = mode !== 'highlight';
     applyHostStyle(host, showBanner);
     let revealed = !!options.revealed;
-    let box = null;
-    if (showBanner) {
-      box = banner(post, mode, theme, {
-        onDismiss: options.handlers.onDismiss,
-        onReveal: () => {
-          revealed = true;
-          box.querySelector('.reveal')?.remove();
-          layout();
-          options.handlers.onReveal();
-        },
+    const handlers = {
+      ...options.handlers,
+      onReveal: () => {
+        revealed = true;
+        box?.querySelector('.reveal')?.remove();
+        layout();
+        options.handlers.onReveal();
+      },
+    };
+    const box = banner(post, mode, theme, options.i18n, handlers);
+    if (revealed) box.querySelector('.reveal')?.remove();
+    // Highlight-only: a small button on the post opens the same warning as a panel.
+    let chip = null;
+    let panel = null;
+    const float = el('div', { class: `float ${theme}` });
+    if (showBanner) shadow.append(box);
+    else {
+      const panelId = `p${++serial}`;
+      chip = el('button', { type: 'button', class: 'chip', 'aria-expanded': 'false', 'aria-controls': panelId, text: `⚑ ${options.i18n.t('w_whyFlagged')}` });
+      panel = el('div', { class: 'panel', id: panelId, hidden: '' }, [box]);
+      chip.addEventListener('click', () => {
+        panel.hidden = !panel.hidden;
+        chip.setAttribute('aria-expanded', String(!panel.hidden));
+        if (!panel.hidden) box.querySelector('button.toggle')?.focus();
       });
-      if (revealed) box.querySelector('.reveal')?.remove();
-      shadow.append(box);
+      float.append(chip, panel);
+      shadow.append(float);
     }
     const layer = el('div', { class: `layer ${theme}` });
     shadow.append(layer);
@@ -233,20 +295,19 @@ mark { background: #ffd54f; color: #1f1f1f; border-radius: 2px; padding: 0 2px; 
       if (!host.isConnected) return;
       const base = host.getBoundingClientRect();
       const parts = [];
+      let first = null;
       for (const c of post.contents) {
         if (!c.isConnected) continue;
         const r = c.getBoundingClientRect();
+        first ??= r;
         if (mode === 'highlight') parts.push(rectBox('outline', r, base));
         if (mode === 'blur' && !revealed) {
           const cover = rectBox('cover', r, base);
-          cover.setAttribute('title', 'Click to show this post');
+          cover.setAttribute('title', options.i18n.t('w_clickToShow'));
           cover.addEventListener('click', (event) => {
             event.preventDefault();
             event.stopPropagation();
-            revealed = true;
-            box?.querySelector('.reveal')?.remove();
-            layout();
-            options.handlers.onReveal();
+            handlers.onReveal();
           });
           parts.push(cover);
         }
@@ -255,6 +316,12 @@ mark { background: #ffd54f; color: #1f1f1f; border-radius: 2px; padding: 0 2px; 
         for (const r of range.getClientRects()) if (r.width > 0 && r.height > 0) parts.push(rectBox('hit', r, base));
       }
       layer.replaceChildren(...parts);
+      if (chip && first) {
+        chip.style.left = `${first.left - base.left}px`;
+        chip.style.top = `${first.top - base.top - 24}px`;
+        panel.style.left = `${first.left - base.left}px`;
+        panel.style.top = `${first.top - base.top}px`;
+      }
     }
 
     let resize = null;
@@ -293,11 +360,22 @@ mark { background: #ffd54f; color: #1f1f1f; border-radius: 2px; padding: 0 2px; 
       layout,
       reveal() {
         revealed = true;
-        box?.querySelector('.reveal')?.remove();
+        box.querySelector('.reveal')?.remove();
         layout();
       },
+      setMark(label) {
+        box.querySelector('button.right')?.setAttribute('aria-pressed', String(label === true));
+        box.querySelector('button.wrong')?.setAttribute('aria-pressed', String(label === false));
+      },
       focusTarget() {
-        return shadow.querySelector('button');
+        return chip ?? shadow.querySelector('button');
+      },
+      focusDismiss() {
+        if (chip && panel.hidden) chip.click();
+        (box.querySelector('button.dismiss') ?? chip)?.focus();
+      },
+      hasFocus() {
+        return !!shadow.activeElement;
       },
       marks() {
         return layer.querySelectorAll('.hit').length;
@@ -310,9 +388,48 @@ mark { background: #ffd54f; color: #1f1f1f; border-radius: 2px; padding: 0 2px; 
     };
   }
 
+  // A one-line notice drawn before `anchor` (a dismissed warning's undo, a post flagged by
+  // hand): message, one action button, gone after `timeout` ms. onExpire(hadFocus) runs
+  // when it goes by itself.
+  function notice(anchor, { tag, message, action, onAction, timeout = 10000, onExpire }) {
+    const theme = pageIsDark(anchor) ? 'dark' : 'light';
+    const host = inert.createElement(tag || 'div');
+    const shadow = host.attachShadow({ mode: 'closed' });
+    applyHostStyle(host, true);
+    const button = el('button', { type: 'button', class: 'notice-action', text: action });
+    const box = el('div', { class: `box notice ${theme}`, role: 'status' }, [el('span', { class: 'notice-text', text: message }), button]);
+    shadow.append(box);
+    let timer = 0;
+    const view = {
+      host,
+      shadow,
+      attached() {
+        adoptStyle(shadow, host.ownerDocument ?? document);
+        applyHostStyle(host, true);
+        timer = setTimeout(() => {
+          const hadFocus = !!shadow.activeElement;
+          view.destroy();
+          onExpire?.(hadFocus);
+        }, timeout);
+      },
+      focus() {
+        button.focus({ preventScroll: true });
+      },
+      destroy() {
+        clearTimeout(timer);
+        host.remove();
+      },
+    };
+    button.addEventListener('click', () => {
+      view.destroy();
+      onAction();
+    });
+    return view;
+  }
+
   function formatNumber(n) {
     return Number.isInteger(n) ? String(n) : Number(n).toFixed(2).replace(/0+$/, '').replace(/\.$/, '');
   }
 
-  return { create, categoryName };
+  return { create, notice };
 })();

@@ -31,6 +31,7 @@ export function listPacks(state) {
   const shipped = shippedPacks().map((p) => ({ ...p, shipped: true }));
   const user = state.userPacks.map((p, index) => ({ ...p, shipped: false, userIndex: index }));
   const all = [...shipped, ...user];
+  for (const p of all) p.file = p.name; // the file name; `name` becomes the pack's own name
   const summaries = summarize(all);
   all.forEach((p, i) => Object.assign(p, summaries[i] ?? { errors: [{ display: 'unreadable pack' }] }));
   const userIds = new Set(user.filter((p) => p.id).map((p) => p.id));
@@ -46,7 +47,7 @@ export function engineOptions(state, packs) {
     for (const r of st.disabledRules) disabledRules.push([p.id, r]);
     if (st.shadow) shadowPacks.push(p.id);
   }
-  return { disabledRules, shadowPacks, threshold: state.settings.threshold };
+  return { disabledRules, shadowPacks, threshold: state.settings.threshold, disabledCategories: state.settings.disabledCategories ?? [] };
 }
 
 export function activePacks(state, all = listPacks(state)) {
@@ -70,7 +71,10 @@ export function allOptions(state) {
     if (st.shadow) shadowPacks.push(id);
     if (!st.enabled) disabledPacks.push(id);
   }
-  return { disabledRules, shadowPacks, disabledPacks, threshold: state.settings.threshold };
+  return {
+    disabledRules, shadowPacks, disabledPacks, threshold: state.settings.threshold,
+    disabledCategories: state.settings.disabledCategories ?? [],
+  };
 }
 
 // Compiles packs in one pass inside the engine (each parsed once): switched-off packs are
@@ -117,7 +121,24 @@ export function compile(state, packs = activePacks(state)) {
   return build(packs, engineOptions(state, packs));
 }
 
+// Categories switched off in the options become switched-off rules: the engine is compiled,
+// the rules of those categories are read from its tables, and it is compiled again without
+// them (only when some rule in use has such a category).
 function build(packs, options) {
+  const { disabledCategories = [], ...engineOptions } = options;
+  const first = buildOnce(packs, engineOptions);
+  if (first.errors || !disabledCategories.length) return first;
+  const off = new Set(disabledCategories);
+  const extra = [];
+  for (const pack of first.info) {
+    for (const rule of pack.rules) if (rule.enabled && off.has(rule.category)) extra.push([pack.id, rule.id]);
+  }
+  if (!extra.length) return first;
+  first.engine.free();
+  return buildOnce(packs, { ...engineOptions, disabledRules: [...(engineOptions.disabledRules ?? []), ...extra] });
+}
+
+function buildOnce(packs, options) {
   try {
     const engine = new WasmEngine(
       JSON.stringify(packs.map(({ name, source }) => ({ name, source }))),

@@ -60,11 +60,17 @@ export function evidenceCsv(page, posts, meta) {
   return rows.map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
 }
 
-// Moderator marks as JSON Lines for `flagpost eval --labelled`.
+// Moderator marks as JSON Lines for `flagpost eval --labelled`: `text` and `label` (true for a
+// right flag or a post Flagpost missed, false for a wrong flag), the post's `context` (its
+// channel, group or thread title) when the site gave one, and `missed` for posts flagged by
+// hand, so that eval on the marks counts false negatives and measures recall.
 export function labelledJsonl(marks) {
   return Object.entries(marks)
     .sort(([, a], [, b]) => (a.time ?? 0) - (b.time ?? 0))
-    .map(([id, m]) => JSON.stringify({ id, text: m.text, label: m.label, url: m.url, rules: m.rules, packs: m.packs, markedAt: m.time ? new Date(m.time).toISOString() : undefined }))
+    .map(([id, m]) => JSON.stringify({
+      id, text: m.text, label: m.label, context: m.context || undefined, missed: m.missed ? true : undefined,
+      url: m.url, rules: m.rules, packs: m.packs, markedAt: m.time ? new Date(m.time).toISOString() : undefined,
+    }))
     .join('\n') + (Object.keys(marks).length ? '\n' : '');
 }
 

@@ -2,11 +2,20 @@
 //
 // Stored keys (one key per concern, so a write of one never clobbers another):
 //   schema       number — SCHEMA_VERSION
-//   settings     { mode, threshold, disabledSites }
-//   userPacks    [{ name, source, importedAt }]  — imported pack files, kept verbatim
+//   settings     { mode, threshold, disabledSites, language, disabledCategories, autoUpdate,
+//                  extraSites: origin patterns the user added (and the browser granted) }
+//   userPacks    [{ name, source, bom, importedAt, subscription?, history? }]  — imported pack
+//                files, kept verbatim; subscription: { url, publicKey, checkedAt, error, hold };
+//                history: earlier versions [{ version, source, bom, installedAt }], newest first
 //   packState    { [packId]: { enabled, shadow, disabledRules: [ruleId] } }
-//   marks        { [key]: { text, url, label, rules, packs, time } }  — moderator labels
-//   shadowCounts { [packId + "/" + ruleId]: number }
+//   marks        { [key]: { text, url, label, rules, packs, time, context?, missed? } }  —
+//                moderator labels; `missed` marks a post Flagpost did not flag
+//   dismissed    { [key]: time }  — posts whose warning was dismissed (per site and text)
+//   hitCounts    { [packId + "/" + ruleId]: number }  — rule hits in every mode, since countsSince
+//   countsSince  time the counts were last reset
+//   trialHits    [{ pack, packVersion, text, context, url, rules, score, time }]  — posts a
+//                count-only pack would have flagged, newest last
+//   shadowCounts (older versions: hits of count-only packs; read into hitCounts)
 //
 // Data written by a newer version of Flagpost (a higher schema number, e.g. after a downgrade
 // or from a synced profile) is read as far as this version understands it and never written
@@ -14,14 +23,32 @@
 // not know are carried along untouched in every object it saves.
 
 import { api, isQuotaError } from './browser.js';
+import { t } from './i18n.js';
+
+function explain(key, detail) {
+  const text = t(key, detail);
+  if (text !== key) return text;
+  return key === 'errStorageFull'
+    ? `Not saved: the extension's storage is full (${detail}). Delete imported packs or export and clear marks, then try again.`
+    : `Not saved: ${detail}`;
+}
 
 export const SCHEMA_VERSION = 2;
 export const MODES = ['banner', 'blur', 'highlight'];
+
+export const LANGUAGES = ['auto', 'en', 'ru', 'uk'];
+export const MAX_DISMISSED = 5000;
+export const MAX_TRIAL_HITS = 500;
+export const MAX_HISTORY = 5;
 
 export const DEFAULT_SETTINGS = Object.freeze({
   mode: 'banner',
   threshold: null,
   disabledSites: [],
+  language: 'auto',
+  disabledCategories: [],
+  autoUpdate: false,
+  extraSites: [],
 });
 
 // Each step takes the raw stored object of version N and returns version N + 1.
@@ -52,7 +79,14 @@ function cleanSettings(raw) {
   const disabledSites = Array.isArray(s.disabledSites)
     ? [...new Set(s.disabledSites.filter((h) => typeof h === 'string' && h.length > 0 && h.length < 256))]
     : [];
-  return { ...s, mode, threshold, disabledSites };
+  const language = LANGUAGES.includes(s.language) ? s.language : 'auto';
+  const disabledCategories = Array.isArray(s.disabledCategories)
+    ? [...new Set(s.disabledCategories.filter((c) => typeof c === 'string' && c.length > 0 && c.length < 100))]
+    : [];
+  const extraSites = Array.isArray(s.extraSites)
+    ? [...new Set(s.extraSites.filter((o) => typeof o === 'string' && /^(\*|https?|file):\/\/[^\s]*\/\*$/.test(o)))]
+    : [];
+  return { ...s, mode, threshold, disabledSites, language, disabledCategories, autoUpdate: s.autoUpdate === true, extraSites };
 }
 
 // A user pack is kept whenever its source text survives, whatever else is wrong with it:
@@ -64,9 +98,39 @@ function cleanUserPacks(raw) {
     if (typeof p === 'string') { out.push({ name: 'imported.toml', source: p, importedAt: 0 }); continue; }
     if (!isObject(p) || typeof p.source !== 'string') continue;
     const name = typeof p.name === 'string' && /\.(toml|json)$/i.test(p.name) ? p.name : 'imported.toml';
-    out.push({ ...p, name, source: p.source, importedAt: Number(p.importedAt) || 0 });
+    const entry = { ...p, name, source: p.source, importedAt: Number(p.importedAt) || 0 };
+    if (p.subscription !== undefined) {
+      const sub = p.subscription;
+      if (isObject(sub) && typeof sub.url === 'string' && typeof sub.publicKey === 'string') entry.subscription = sub;
+      else delete entry.subscription;
+    }
+    if (p.history !== undefined) {
+      entry.history = Array.isArray(p.history)
+        ? p.history.filter((h) => isObject(h) && typeof h.source === 'string').slice(0, MAX_HISTORY)
+        : [];
+    }
+    out.push(entry);
   }
   return out;
+}
+
+function cleanDismissed(raw) {
+  const out = {};
+  if (!isObject(raw)) return out;
+  for (const [k, v] of Object.entries(raw)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+  return out;
+}
+
+function cleanCounts(raw) {
+  const out = {};
+  if (!isObject(raw)) return out;
+  for (const [k, v] of Object.entries(raw)) if (typeof v === 'number' && Number.isFinite(v) && v > 0) out[k] = v;
+  return out;
+}
+
+function cleanTrialHits(raw) {
+  if (!Array.isArray(raw)) return [];
+  return raw.filter((h) => isObject(h) && typeof h.text === 'string' && typeof h.pack === 'string').slice(-MAX_TRIAL_HITS);
 }
 
 function cleanPackState(raw) {
@@ -121,7 +185,10 @@ export function normalize(raw) {
     userPacks: cleanUserPacks(data.userPacks),
     packState: cleanPackState(data.packState),
     marks: cleanMarks(data.marks),
-    shadowCounts: isObject(data.shadowCounts) ? data.shadowCounts : {},
+    dismissed: cleanDismissed(data.dismissed),
+    hitCounts: isObject(data.hitCounts) ? cleanCounts(data.hitCounts) : cleanCounts(data.shadowCounts),
+    countsSince: Number(data.countsSince) || 0,
+    trialHits: cleanTrialHits(data.trialHits),
   };
 }
 
@@ -167,10 +234,8 @@ export async function saveOrExplain(partial, area = api.storage.local) {
     return null;
   } catch (e) {
     const detail = String(e?.message ?? e);
-    if (isQuotaError(e)) {
-      return `Not saved: the extension's storage is full (${detail}). Delete imported packs or export and clear marks, then try again.`;
-    }
-    return `Not saved: ${detail}`;
+    if (isQuotaError(e)) return explain('errStorageFull', detail);
+    return explain('errNotSaved', detail);
   }
 }
 

@@ -1,14 +1,12 @@
 // Popup: flagged posts on this tab, jump to each, pause the site, export evidence and marks.
 
-/* global flagpostCategoryName */
 import { loadState, saveOrExplain, siteKey } from '../lib/storage.js';
 import { evidenceJson, evidenceCsv, labelledJsonl, markKey, download } from '../lib/export.js';
 import { api } from '../lib/browser.js';
+import { initI18n, localizePage, t, tn, categoryName } from '../lib/i18n.js';
+import { originPattern } from '../lib/sites.js';
 
 const $ = (id) => document.getElementById(id);
-
-// From ../lib/categories.js, loaded before this module (a script-scope const, not a global property).
-const categoryName = flagpostCategoryName;
 
 // A write that failed (storage full among the reasons) is said, not lost.
 async function store(partial) {
@@ -50,17 +48,19 @@ function el(tag, props = {}, children = []) {
 
 function renderMarksCount() {
   const n = Object.keys(state.marks).length;
-  $('marks-count').textContent = n ? `${n} post${n === 1 ? '' : 's'} marked right or wrong (all pages).` : 'No posts marked yet.';
+  $('marks-count').textContent = n ? tn('popupMarksCount', n) : t('popupNoMarks');
   $('export-labels').disabled = n === 0;
 }
 
 async function setMark(post, label, buttons) {
   const key = markKey(page.url, post.text);
+  // Marks made meanwhile on the page's warnings are kept: the write starts from what is stored.
+  state.marks = (await loadState()).marks;
   const current = state.marks[key];
   if (current && current.label === label) delete state.marks[key];
   else {
     state.marks[key] = {
-      text: post.text, url: page.url, label, time: Date.now(),
+      text: post.text, url: page.url, label, time: Date.now(), ...(post.context ? { context: post.context } : {}),
       rules: post.rules.map((r) => r.id), packs: [...new Set(post.rules.map((r) => `${r.pack}@${r.packVersion}`))],
     };
   }
@@ -76,24 +76,25 @@ async function setMark(post, label, buttons) {
 function render() {
   const n = page.posts.length;
   $('summary').textContent = page.enabled === false
-    ? 'Flagpost is paused on this site.'
-    : n === 0 ? 'No flagged posts on this page.' : `${n} flagged post${n === 1 ? '' : 's'} on this page`;
+    ? t('popupPaused')
+    : n === 0 ? t('popupNone') : tn('popupCount', n);
   $('summary').dataset.count = String(n);
   const list = $('posts');
   list.replaceChildren();
   for (const post of page.posts) {
     const categories = post.categories.map(categoryName).join(' · ');
     const severity = post.rules.map((r) => r.severity).sort().at(-1);
-    const go = el('button', { type: 'button', class: 'go', 'aria-label': `Show flagged post ${post.index + 1}: ${categories}` }, [
+    // The button's name is its visible text (category, score, the post's first words).
+    const go = el('button', { type: 'button', class: 'go', title: t('popupShowPost') }, [
       el('span', { class: 'cat', text: categories }),
-      el('span', { class: 'muted', text: ` · score ${post.score}` }),
+      el('span', { class: 'muted', text: ` · ${t('popupScore', post.score)}` }),
       el('span', { class: 'snippet', text: post.text.slice(0, 200) }),
     ]);
     go.addEventListener('click', () => ask({ type: 'scrollTo', index: post.index }));
     const key = markKey(page.url, post.text);
     const mark = state.marks[key]?.label;
-    const good = el('button', { type: 'button', class: 'good', 'aria-pressed': String(mark === true), text: 'Right flag' });
-    const bad = el('button', { type: 'button', class: 'bad', 'aria-pressed': String(mark === false), text: 'Wrong flag' });
+    const good = el('button', { type: 'button', class: 'good', 'aria-pressed': String(mark === true), text: t('w_rightFlag') });
+    const bad = el('button', { type: 'button', class: 'bad', 'aria-pressed': String(mark === false), text: t('w_wrongFlag') });
     good.addEventListener('click', () => setMark(post, true, { good, bad }));
     bad.addEventListener('click', () => setMark(post, false, { good, bad }));
     list.append(el('li', { 'data-severity': severity ?? '' }, [go, el('div', { class: 'marks' }, [good, bad])]));
@@ -105,11 +106,56 @@ function fileStamp() {
   return new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 }
 
+async function shortcuts() {
+  try {
+    const commands = await api.commands.getAll();
+    const key = (name) => commands.find((c) => c.name === name)?.shortcut;
+    const parts = [];
+    if (key('next-flagged')) parts.push(t('popupKeyNext', key('next-flagged')));
+    if (key('flag-post')) parts.push(t('popupKeyFlag', key('flag-post')));
+    $('shortcuts').textContent = parts.join(' · ');
+  } catch {
+    $('shortcuts').textContent = '';
+  }
+}
+
+// A site Flagpost does not read yet: one click asks the browser for that site alone, and the
+// page is loaded again so that it is read.
+function offerSite(target) {
+  const origin = /^(https?|file):/.test(target?.url ?? '') ? originPattern(target.url) : null;
+  if (!origin) return;
+  const site = siteKey(target.url) || origin;
+  $('grant').textContent = t('popupReadSite', site);
+  $('grant-row').hidden = false;
+  $('grant').addEventListener('click', async () => {
+    let granted = false;
+    try {
+      granted = await api.permissions.request({ origins: [origin] });
+    } catch {
+      granted = false;
+    }
+    if (!granted) {
+      $('summary').textContent = t('optNotGranted', origin);
+      return;
+    }
+    const fresh = await loadState();
+    const extraSites = [...new Set([...(fresh.settings.extraSites ?? []), origin])];
+    if (await store({ settings: { ...fresh.settings, extraSites } })) {
+      $('grant-row').hidden = true;
+      $('summary').textContent = t('popupSiteAdded', site);
+      setTimeout(() => api.tabs.reload(target.id).catch(() => {}), 300);
+    }
+  });
+}
+
 async function main() {
   state = await loadState();
+  await initI18n(state.settings.language);
+  localizePage();
+  shortcuts();
   tab = await targetTab();
   const site = siteKey(tab?.url ?? '');
-  $('site').textContent = site || 'this site';
+  $('pause-label').textContent = site ? t('popupPauseOn', site) : t('popupPauseHere');
   $('pause').checked = state.settings.disabledSites.includes(site);
   $('pause').disabled = !site;
   renderMarksCount();
@@ -117,14 +163,15 @@ async function main() {
   const status = await api.runtime.sendMessage({ type: 'status' }).catch(() => null);
   if (status?.errors?.length) {
     $('engine-error').hidden = false;
-    $('engine-error').textContent = 'Some packs could not be loaded; the others are in use:\n' + status.errors.map((e) => e.display).join('\n');
+    $('engine-error').textContent = `${t('popupPacksNotLoaded')}\n${status.errors.map((e) => e.display).join('\n')}`;
   }
 
   const reply = await ask({ type: 'list' });
   if (reply) page = reply;
   else {
     page = { url: tab?.url ?? '', title: tab?.title ?? '', posts: [] };
-    $('summary').textContent = 'Flagpost does not run on this page.';
+    $('summary').textContent = t('popupNotHere');
+    offerSite(tab);
   }
   if (reply) render();
 
@@ -152,6 +199,7 @@ async function main() {
     state = await loadState();
     download(`flagpost-marks-${fileStamp()}.jsonl`, 'application/x-ndjson', labelledJsonl(state.marks));
   });
+  document.body.dataset.ready = 'true';
 }
 
 main();

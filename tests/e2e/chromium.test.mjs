@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startServer } from '../server.mjs';
-import { launchWithExtension, liveWorker, useTestPack, setStorage, getStorage, markers, readPack, inWarning, REPO, ARTIFACTS } from '../harness.mjs';
+import { launchWithExtension, liveWorker, useTestPack, setStorage, getStorage, markers, readPack, inWarning, inShadow, REPO, ARTIFACTS } from '../harness.mjs';
 
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS ? path.join(REPO, 'docs', 'images') : ARTIFACTS;
 let server;
@@ -154,10 +154,11 @@ test('Warning: category, severity, reason; details on demand with rules and matc
     };
   });
   let w = await read();
-  assert.match(w.label, /Flagpost warning: .+, critical severity/);
+  assert.match(w.label, /Flagpost warning: .+, very serious/);
   assert.equal(w.role, 'note');
   assert.match(w.title, /hijrah/i);
-  assert.equal(w.sev, 'critical');
+  // Plain words for how serious it is, not a red all-capitals label.
+  assert.equal(w.sev, 'very serious');
   assert.equal(w.reason, 'Urges the reader to make hijrah');
   assert.equal(w.details, false);
   await inWarning(page, (root) => root.querySelector('button.toggle').focus());
@@ -173,6 +174,41 @@ test('Warning: category, severity, reason; details on demand with rules and matc
   assert.equal(await page.locator('article[data-flagpost="flagged"] flagpost-warning').count(), 0);
   // Still marked for moderators and the popup, only the warning is gone.
   assert.equal(await page.locator('article[data-flagpost="flagged"]').count(), 1);
+  // The focus moves to "Undo", left in the warning's place; Undo puts the warning back with the
+  // focus on its Dismiss button (issue 8, item 10).
+  const undo = () => inShadow(page, 'document.querySelector("article[data-flagpost=flagged] flagpost-notice")', (root) => ({
+    text: root.querySelector('.notice-text').textContent, focused: root.activeElement?.textContent ?? null,
+  }));
+  assert.deepEqual((await undo()).value, { text: 'Warning dismissed for this post.', focused: 'Undo' });
+  assert.equal(await page.evaluate(() => document.activeElement.localName), 'flagpost-notice');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelectorAll('article[data-flagpost="flagged"] flagpost-warning').length === 1);
+  assert.equal(await page.locator('flagpost-notice').count(), 0);
+  assert.equal(await inWarning(page, (root) => root.activeElement?.className), 'dismiss');
+  // Dismissed again, it stays dismissed when the page is opened again …
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('flagpost-notice'));
+  let stored = await getStorage(ext, 'dismissed');
+  for (let i = 0; i < 100 && !Object.keys(stored.dismissed ?? {}).length; i++) {
+    await page.waitForTimeout(100);
+    stored = await getStorage(ext, 'dismissed');
+  }
+  assert.equal(Object.keys(stored.dismissed).length, 1);
+  assert.ok(!JSON.stringify(stored.dismissed).includes('hijrah'), 'dismissals keep a fingerprint, not the text');
+  await page.reload();
+  await markers(page);
+  await page.waitForTimeout(300);
+  assert.equal(await page.locator('article[data-flagpost="flagged"]').count(), 1);
+  assert.equal(await page.locator('flagpost-warning').count(), 0);
+  // … until the options page's "Show dismissed warnings again".
+  const options = await ext.context.newPage();
+  await options.goto(ext.extensionUrl('extension/options/options.html'));
+  await options.waitForSelector('body[data-ready="true"]');
+  assert.equal(await options.locator('#dismissed-count').textContent(), '1 dismissed warning is remembered.');
+  await options.click('#dismissed-clear');
+  await options.close();
+  await page.reload();
+  await page.waitForFunction(() => document.querySelectorAll('article[data-flagpost="flagged"] flagpost-warning').length === 1);
   await page.close();
 });
 
@@ -206,8 +242,23 @@ test('Blur mode blurs until "show anyway"; highlight mode draws no banner', asyn
   await setStorage(ext, { settings: { ...st.settings, mode: 'highlight' } });
   await page.waitForFunction(() => document.querySelector('flagpost-warning')?.getBoundingClientRect().height === 0);
   assert.equal(await page.locator('article[data-flagpost="flagged"]').count(), 1);
-  const drawn = await inWarning(page, (root) => ({ box: !!root.querySelector('.box'), hits: root.querySelectorAll('.hit').length, outline: root.querySelectorAll('.outline').length }));
-  assert.deepEqual(drawn, { box: false, hits: 1, outline: 1 });
+  // Highlight only: no banner in the flow of the page, but a small "Why flagged?" button on the
+  // post opens the same warning, with its reasons and Dismiss (issue 8, item 13).
+  const drawn = await inWarning(page, (root) => ({
+    shown: !!root.querySelector('.box')?.checkVisibility(), hits: root.querySelectorAll('.hit').length,
+    outline: root.querySelectorAll('.outline').length, chip: root.querySelector('button.chip')?.textContent,
+  }));
+  assert.deepEqual(drawn, { shown: false, hits: 1, outline: 1, chip: '⚑ Why flagged?' });
+  await inWarning(page, (root) => root.querySelector('button.chip').focus());
+  await page.keyboard.press('Enter');
+  const opened = await inWarning(page, (root) => ({
+    shown: root.querySelector('.box').checkVisibility(), focused: root.activeElement?.className,
+    expanded: root.querySelector('button.chip').getAttribute('aria-expanded'), reason: root.querySelector('.reason').textContent,
+  }));
+  assert.deepEqual(opened, { shown: true, focused: 'toggle', expanded: 'true', reason: 'Urges the reader to make hijrah' });
+  await inWarning(page, (root) => root.querySelector('button.dismiss').click());
+  await page.waitForFunction(() => !document.querySelector('article[data-flagpost="flagged"] flagpost-warning'));
+  await inShadow(page, 'document.querySelector("flagpost-notice")', (root) => root.querySelector('button').click());
   await setStorage(ext, { settings: { ...st.settings, mode: 'banner' } });
   await page.waitForFunction(() => document.querySelector('flagpost-warning')?.getBoundingClientRect().height > 20);
   await page.close();
@@ -344,7 +395,7 @@ test('Options: import a good pack (examples run), playground shows verdict, brea
   await options.waitForSelector('#playground-verdict[data-flagged="false"]');
   await options.fill('#playground-input', 'We need men aged 18-45 who are ready to go. Remember, you are just a tourist.');
   await options.waitForSelector('#playground-verdict[data-flagged="true"]');
-  await options.locator('.pack[data-pack="e2e"] details summary').click();
+  await options.locator('.pack[data-pack="e2e"] details.rule-list summary').click();
   await save(options, 'options.png');
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
   await options.locator('section[aria-labelledby="playground-title"]').screenshot({ path: path.join(SCREENSHOTS, 'options-playground.png') });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { startServer } from '../server.mjs';
 import {
   launchWithExtension, liveWorker, useTestPack, setStorage, getStorage, markers, readPack, inWarning, inShadow,
-  inContentScript, DIST_CHROME_USER,
+  inContentScript, DIST_CHROME_USER, SUPPORTED_HOST, MAP_SUPPORTED_HOST,
 } from '../harness.mjs';
 
 let server;
@@ -114,10 +114,13 @@ test('A page\'s own <flagpost-warning> element cannot take over, hide or suppres
 });
 
 test('The build users install: a page can see none of what Flagpost found, and cannot hide its warnings (8.4)', async () => {
-  const user = await launchWithExtension(DIST_CHROME_USER);
+  const user = await launchWithExtension(DIST_CHROME_USER, { args: [MAP_SUPPORTED_HOST] });
   try {
     await useTestPack(user);
-    const page = await open('hostile.html', user.context);
+    // Served under the name of a supported site: the build users install reads no other site.
+    const page = await user.context.newPage();
+    page.errors = [];
+    await page.goto(`${server.origin.replace('127.0.0.1', SUPPORTED_HOST)}/hostile.html`);
     // What the page's own elements carry as served.
     const before = await page.evaluate(async () => {
       const served = new DOMParser().parseFromString(await (await fetch(location.href)).text(), 'text/html');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { normalize, SCHEMA_VERSION, siteEnabled, siteKey, save, saveOrExplain, loadState } from '../../extension/lib/storage.js';
+import { normalize, SCHEMA_VERSION, siteEnabled, siteKey, save, saveOrExplain, loadState, DEFAULT_SETTINGS } from '../../extension/lib/storage.js';
 import { csvCell, evidenceCsv, labelledJsonl, toCharOffset, markKey } from '../../extension/lib/export.js';
 import { isQuotaError } from '../../extension/lib/browser.js';
 
@@ -13,14 +13,14 @@ test('storage: schema 1 data migrates, keeping packs and settings', () => {
   const v1 = { schema: 1, displayMode: 'blur', sitesOff: ['vk.com'], packs: [{ name: 'mine.toml', source: 'id = "mine"' }], packState: { mine: { enabled: false } } };
   const s = normalize(v1);
   assert.equal(s.schema, SCHEMA_VERSION);
-  assert.deepEqual(s.settings, { mode: 'blur', threshold: null, disabledSites: ['vk.com'] });
+  assert.deepEqual(s.settings, { ...DEFAULT_SETTINGS, mode: 'blur', disabledSites: ['vk.com'] });
   assert.deepEqual(s.userPacks, [{ name: 'mine.toml', source: 'id = "mine"', importedAt: 0 }]);
   assert.deepEqual(s.packState.mine, { enabled: false, shadow: false, disabledRules: [] });
 });
 
 test('storage: unreadable values fall back to defaults without losing user packs', () => {
   const s = normalize({ schema: SCHEMA_VERSION, settings: 'garbage', userPacks: [null, 42, { source: 'id = "a"', name: 'evil"name' }, 'id = "b"'], packState: [], marks: { x: { text: 1 } } });
-  assert.deepEqual(s.settings, { mode: 'banner', threshold: null, disabledSites: [] });
+  assert.deepEqual(s.settings, { ...DEFAULT_SETTINGS });
   assert.deepEqual(s.userPacks.map((p) => [p.name, p.source]), [['imported.toml', 'id = "a"'], ['imported.toml', 'id = "b"']]);
   assert.deepEqual(s.packState, {});
   assert.deepEqual(s.marks, {});
