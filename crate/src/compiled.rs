@@ -154,7 +154,11 @@ examples.pass = ["news: приезжайте в Донецк"]
         assert!(loaded[0].pack.rules[0].examples.is_empty());
         let a = Engine::compile(&[pack], &EngineOptions::default()).unwrap();
         let b = Engine::compile(&[loaded[0].pack.clone()], &EngineOptions::default()).unwrap();
-        for text in ["Приезжайте в Донецк!", "news: приезжайте в Донецк", "nothing"] {
+        for text in [
+            "Приезжайте в Донецк!",
+            "news: приезжайте в Донецк",
+            "nothing",
+        ] {
             assert_eq!(a.scan_one(text), b.scan_one(text), "{text}");
         }
     }
@@ -166,13 +170,22 @@ examples.pass = ["news: приезжайте в Донецк"]
         let mut damaged = bytes.clone();
         let last = damaged.len() - 1;
         damaged[last] ^= 1;
-        assert!(decode(&damaged, "x").unwrap_err().message.contains("checksum"));
+        assert!(decode(&damaged, "x")
+            .unwrap_err()
+            .message
+            .contains("checksum"));
         let mut other = bytes.clone();
         other[8] = 99;
         let e = decode(&other, "x").unwrap_err();
         assert!(e.message.contains("format version 99"), "{e}");
         assert_eq!(e.kind, ErrorKind::Compiled);
-        assert!(decode(&bytes[..30], "x").unwrap_err().message.contains("cut short"));
-        assert!(decode(b"id = 1", "x").unwrap_err().message.contains("not a compiled"));
+        assert!(decode(&bytes[..30], "x")
+            .unwrap_err()
+            .message
+            .contains("cut short"));
+        assert!(decode(b"id = 1", "x")
+            .unwrap_err()
+            .message
+            .contains("not a compiled"));
     }
 }

@@ -285,12 +285,12 @@ pub fn limits() -> Limits {
 
 /// Splits a batch string into posts, each with its context when it has one.
 pub fn split_batch(joined: &str) -> impl Iterator<Item = (Option<&str>, &str)> {
-    joined
-        .split(crate::limits::POST_SEPARATOR)
-        .map(|post| match post.split_once(crate::limits::CONTEXT_SEPARATOR) {
+    joined.split(crate::limits::POST_SEPARATOR).map(|post| {
+        match post.split_once(crate::limits::CONTEXT_SEPARATOR) {
             Some((c, t)) => (Some(c), t),
             None => (None, post),
-        })
+        }
+    })
 }
 
 #[cfg(test)]
