@@ -4,6 +4,7 @@
 
 mod bench;
 mod common;
+mod compare;
 mod eval;
 mod lint;
 mod scan;
@@ -44,6 +45,9 @@ enum Command {
     Test(test::Args),
     /// Validate packs: structure, unknown fields, references, regexes, limits.
     Lint(lint::Args),
+    /// What a pack change does: posts that start and stop being flagged, precision and
+    /// recall before and after, each rule's hits; gates for CI.
+    Compare(compare::Args),
     /// Throughput on one thread and all, compile times, peak memory.
     Bench(bench::Args),
     /// Why each rule fired or did not on a text: its condition as a tree of true and false
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
         Command::Tune(a) => tune::run(a),
         Command::Test(a) => test::run(a),
         Command::Lint(a) => lint::run(a),
+        Command::Compare(a) => compare::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Why(a) => why::run(a),
         Command::Keygen(a) => sign::keygen(a),
