@@ -23,6 +23,7 @@ see docs/spark.md.
 import argparse
 import glob
 import gzip
+import itertools
 import json
 import os
 import shutil
@@ -99,18 +100,53 @@ def feed(proc, lines, failure):
             pass
 
 
+def feed_split(proc, split, failure):
+    """Writes one split of a file to the process: for plain files the lines that start in
+    [start, end), as Hadoop splits text; gzip files are one split, decompressed."""
+    path, start, end = split
+    try:
+        if end is None:
+            with gzip.open(path, "rb") as f:
+                shutil.copyfileobj(f, proc.stdin, READ_BYTES)
+        else:
+            with open(path, "rb") as f:
+                if start > 0:
+                    f.seek(start - 1)
+                    f.readline()  # the rest of a line that started in the previous split
+                pos = f.tell()
+                while pos < end - 1:
+                    block = f.read(min(READ_BYTES, end - 1 - pos))
+                    if not block:
+                        break
+                    proc.stdin.write(block)
+                    pos += len(block)
+                if pos == end - 1:
+                    proc.stdin.write(f.readline())  # the line holding the split's last byte
+    except BrokenPipeError:
+        pass
+    except BaseException as e:  # noqa: BLE001 - reported by the task
+        failure.append(e)
+    finally:
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+
+
 def drain(stream, sink):
     sink.append(stream.read())
 
 
-def run_piped(cmd, lines):
-    """Starts `cmd`, feeds it `lines` and yields its standard output in chunks of whole lines.
+def run_piped(cmd, source):
+    """Starts `cmd`, feeds it `source` (an iterator of lines, or a file split as a tuple) and
+    yields its standard output in chunks of whole lines.
 
     Returns (via StopIteration's value) the exit status and standard error.
     """
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     failure, err = [], []
-    writer = threading.Thread(target=feed, args=(proc, lines, failure), daemon=True)
+    target = feed_split if isinstance(source, tuple) else feed
+    writer = threading.Thread(target=target, args=(proc, source, failure), daemon=True)
     errors = threading.Thread(target=drain, args=(proc.stderr, err), daemon=True)
     writer.start()
     errors.start()
@@ -182,6 +218,52 @@ def scan_partition(binary, packs, threads, summaries):
     return run
 
 
+def scan_split(binary, packs, threads, output):
+    """The direct-I/O task: reads its split of the input file itself and lets flagpost write
+    the verdicts straight into the output directory; yields only the summary."""
+
+    def run(index, splits):
+        cmd = [executable(shipped(binary)), "scan", "--threads", str(threads)]
+        for p in packs:
+            cmd += ["--pack", shipped(p)]
+        final = os.path.join(output, "part-%05d.jsonl" % index)
+        partial = "%s.%d-%d.tmp" % (final, os.getpid(), threading.get_ident())
+        summary = {"posts": 0, "flagged": 0, "errors": 0, "rules": {}}
+        for split in splits:
+            with open(partial, "wb") as out:
+                proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE)
+                failure, err = [], []
+                writer = threading.Thread(target=feed_split, args=(proc, split, failure), daemon=True)
+                errors = threading.Thread(target=drain, args=(proc.stderr, err), daemon=True)
+                writer.start()
+                errors.start()
+                writer.join()
+                errors.join()
+                code = proc.wait()
+            if failure:
+                raise failure[0]
+            with open(partial, "rb") as f:
+                rest = b""
+                while True:
+                    data = f.read(READ_BYTES)
+                    if not data:
+                        break
+                    data = rest + data
+                    cut = data.rfind(b"\n")
+                    rest = data[cut + 1 :]
+                    if cut >= 0:
+                        count_chunk(data[:cut], summary)
+                if rest:
+                    count_chunk(rest, summary)
+            if code != 0 and not (code == 2 and summary["errors"] > 0):
+                message = b"".join(err).decode("utf-8", "replace").strip()
+                raise RuntimeError("flagpost scan exited with %s on %s: %s" % (code, split, message))
+            os.replace(partial, final)  # a retried task writes the same part again
+        yield json.dumps({index: summary})
+
+    return run
+
+
 def compare_partition(binary, old, new, threads):
     def run(index, lines):
         cmd = [executable(shipped(binary)), "compare", "--json", "--posts", "-", "--threads", str(threads)]
@@ -190,7 +272,14 @@ def compare_partition(binary, old, new, threads):
         for p in new:
             cmd += ["--new", shipped(p)]
         out = []
-        piped = run_piped(cmd, lines)
+        if not hasattr(lines, "__next__"):
+            lines = iter(lines)
+        first = next(lines, None)
+        if isinstance(first, tuple):  # direct I/O: one file split per partition
+            source = first
+        else:
+            source = itertools.chain([] if first is None else [first], lines)
+        piped = run_piped(cmd, source)
         while True:
             try:
                 out.append(next(piped))
@@ -284,6 +373,80 @@ def read_lines(sc, paths, partitions):
     return sc.textFile(",".join(paths), minPartitions=partitions, use_unicode=False)
 
 
+def is_gzip(path):
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def file_splits(paths, split_bytes):
+    """(path, start, end) byte ranges of the input files, in order; a gzip file is one split
+    (path, 0, None)."""
+    splits = []
+    for p in paths:
+        if "://" in p and not p.startswith("file://"):
+            raise SystemExit("flagpost-spark: --io direct reads files every executor can open; use --io spark for %s" % p)
+        p = p[len("file://"):] if p.startswith("file://") else p
+        if is_gzip(p):
+            splits.append((p, 0, None))
+            continue
+        size = os.path.getsize(p)
+        for start in range(0, max(size, 1), split_bytes):
+            splits.append((p, start, min(start + split_bytes, size)))
+    return splits
+
+
+def split_bytes_for(args, paths, sc):
+    """Splits of --split-mb, or small enough that every core gets work."""
+    if getattr(args, "split_bytes", None):
+        return args.split_bytes
+    if args.split_mb:
+        return args.split_mb << 20
+    total = sum(os.path.getsize(p) for p in paths if not is_gzip(p))
+    cores = sc.defaultParallelism
+    return max(1 << 20, min(64 << 20, -(-total // (cores * 2)) if total else 64 << 20))
+
+
+def direct_scan(spark, shipper, args, paths, output):
+    """Scans with --io direct: each task reads its split of a file and flagpost writes the
+    part file; Spark moves only the summaries."""
+    sc = spark.sparkContext
+    binary = shipper.ship(args.flagpost)
+    packs = [shipper.ship(p) for p in args.pack]
+    local = output[len("file://"):] if output.startswith("file://") else output
+    if "://" in local:
+        raise SystemExit("flagpost-spark: --io direct writes to a directory every executor can write; got %s" % output)
+    if os.path.exists(local):
+        raise SystemExit("flagpost-spark: %s already exists" % local)
+    os.makedirs(local)
+    splits = file_splits(paths, split_bytes_for(args, paths, sc))
+    rdd = sc.parallelize(splits, len(splits))
+    parts = {}
+    for record in rdd.mapPartitionsWithIndex(scan_split(binary, packs, args.threads, os.path.abspath(local))).collect():
+        parts.update({int(k): v for k, v in json.loads(record).items()})
+    for name in os.listdir(local):
+        if name.endswith(".tmp"):
+            os.remove(os.path.join(local, name))  # left by a failed attempt that was retried
+    open(os.path.join(local, "_SUCCESS"), "w").close()
+    summary = merge_summaries(parts)
+    summary["partitions"] = len(splits)
+    return summary
+
+
+def choose_io(args, sc, paths, output=""):
+    """--io auto: direct in local mode over local files, else through Spark."""
+    if args.io != "auto":
+        return args.io
+    local = sc.master.startswith("local") and all(
+        "://" not in p or p.startswith("file://") for p in list(paths) + [output])
+    return "direct" if local else "spark"
+
+
+def scan(spark, shipper, args, paths, output):
+    if choose_io(args, spark.sparkContext, paths, output) == "direct":
+        return direct_scan(spark, shipper, args, paths, output)
+    return spark_scan(spark, shipper, args, paths, output)
+
+
 def merge_summaries(parts):
     total = {"posts": 0, "flagged": 0, "errors": 0, "partitions": len(parts), "rules": {}}
     for s in parts.values():
@@ -339,7 +502,8 @@ def cmd_scan(args):
         paths = expand(args.input)
         out = args.output.rstrip("/")
         jsonl = out + "/verdicts"
-        summary = spark_scan(spark, Shipper(spark.sparkContext), args, paths, jsonl)
+        summary = scan(spark, Shipper(spark.sparkContext), args, paths, jsonl)
+        summary["io"] = choose_io(args, spark.sparkContext, paths, jsonl)
         if args.format == "parquet":
             write_parquet(spark, jsonl, out + "/parquet")
         summary["output"] = jsonl
@@ -409,7 +573,11 @@ def spark_compare(spark, shipper, args, paths):
     new = [shipper.ship(p) for p in args.new]
     if len({os.path.basename(p) for p in args.old + args.new}) < len(set(args.old + args.new)):
         raise SystemExit("flagpost-spark: packs of different paths must have different file names")
-    lines = read_lines(sc, paths, args.partitions)
+    if choose_io(args, sc, paths) == "direct":
+        splits = file_splits(paths, split_bytes_for(args, paths, sc))
+        lines = sc.parallelize(splits, len(splits))
+    else:
+        lines = read_lines(sc, paths, args.partitions)
     reports = lines.mapPartitionsWithIndex(compare_partition(binary, old, new, args.threads)).collect()
     return merge_compare([json.loads(r) for r in reports])
 
@@ -574,6 +742,8 @@ def drop_rule(pack_text, rule_id):
 
 
 def cmd_check(args):
+    """Scans the sample and the corpus tweets in Spark, both I/O modes, and with the command
+    line, and compares; then `compare` in Spark against the command line's."""
     flagpost = os.path.abspath(args.flagpost)
     packs = [os.path.abspath(p) for p in args.pack]
     datasets = [("sample", expand(args.sample))]
@@ -589,81 +759,38 @@ def cmd_check(args):
     log("Spark %s up in %.1f s (%s)" % (spark.version, time.monotonic() - started, spark.sparkContext.master))
     try:
         shipper = Shipper(spark.sparkContext)
-        cli_sample = None
-        for i, (name, paths) in enumerate(datasets):
-            out = os.path.join(work, "scan-%d" % i)
-            t0 = time.monotonic()
-            summary = spark_scan(spark, shipper, args, paths, out)
-            spark_seconds = time.monotonic() - t0
-            got = spark_lines(out)
-            want = cli_scan(flagpost, packs, paths)
-            if name == "sample":
-                cli_sample = want
-            same = verdicts_identical(name, got, want)
-            slow = summary_of(want)
-            for k in ("posts", "flagged", "errors", "rules"):
-                if summary[k] != slow[k]:
-                    log("%s: Spark's summary says %s = %s, the command line's verdicts %s" % (name, k, summary[k], slow[k]))
+        cli = {name: cli_scan(flagpost, packs, paths) for name, paths in datasets}
+        for io in ("spark", "direct"):
+            args.io = io
+            for i, (name, paths) in enumerate(datasets):
+                out = os.path.join(work, "scan-%s-%d" % (io, i))
+                # Small splits of the plain-text sample, so that lines cross split boundaries.
+                args.split_bytes = 8191 if name == "sample" else None
+                t0 = time.monotonic()
+                summary = scan(spark, shipper, args, paths, out)
+                spark_seconds = time.monotonic() - t0
+                got = spark_lines(out)
+                want = cli[name]
+                label = "%s, --io %s" % (name, io)
+                same = verdicts_identical(label, got, want)
+                slow = summary_of(want)
+                for k in ("posts", "flagged", "errors", "rules"):
+                    if summary[k] != slow[k]:
+                        log("%s: Spark's summary says %s = %s, the command line's verdicts %s"
+                            % (label, k, summary[k], slow[k]))
+                        same = False
+                if not want:
+                    log("%s: the command line wrote no verdicts" % label)
                     same = False
-            if same:
-                print("%s: verdicts identical: %d posts, %d flagged, %d rules fired %d times, %d partitions (%.1f s in Spark)"
-                      % (name, summary["posts"], summary["flagged"], len(summary["rules"]),
-                         sum(summary["rules"].values()), summary["partitions"], spark_seconds), flush=True)
-            ok &= same
-        # compare: the shipped pack against itself less the rule that flagged most sample posts
-        if args.pack and cli_sample:
-            counts = {}
-            for line in cli_sample:
-                v = json.loads(line)
-                if v.get("flagged"):
-                    for r in v["rules"]:
-                        counts[r["id"]] = counts.get(r["id"], 0) + 1
-            rule = max(sorted(counts), key=lambda r: counts[r])
-            reduced_dir = os.path.join(work, "reduced")
-            os.makedirs(reduced_dir)
-            reduced = os.path.join(reduced_dir, os.path.basename(packs[0]))
-            with open(packs[0], encoding="utf-8") as f:
-                text = f.read()
-            with open(reduced, "w", encoding="utf-8") as f:
-                f.write(drop_rule(text, rule))
-            args.old, args.new = [packs[0]], [reduced]
-            paths = [p for _, ps in datasets for p in ps]
-            if os.path.basename(packs[0]) in shipper.already:
-                # Same file name on both sides: ship the reduced pack under another name.
-                renamed = os.path.join(reduced_dir, "without-" + rule + ".toml")
-                os.rename(reduced, renamed)
-                args.new = [renamed]
-            total = spark_compare(spark, shipper, args, paths)
-            cli = subprocess.run(
-                [flagpost, "compare", "--json", "--old", args.old[0], "--new", args.new[0], "--threads", "1"]
-                + [a for p in paths for a in ("--posts", p)],
-                stdout=subprocess.PIPE, check=True,
-            )
-            want = json.loads(cli.stdout)
-            same = True
-            for k in ("posts", "flagged_before", "flagged_after", "started", "stopped", "other_rules", "changed",
-                      "new_flags"):
-                if total[k] != want[k]:
-                    log("compare: Spark says %s = %s, the command line %s" % (k, total[k], want[k]))
-                    same = False
-            for kind in ("started", "stopped", "other_rules", "other"):
-                a = sorted(json.dumps(c["id"]) for c in total["changes"][kind])
-                b = sorted(json.dumps(c["id"]) for c in want["changes"][kind])
-                if a != b:
-                    log("compare: the posts that %s differ between Spark and the command line" % kind)
-                    same = False
-            hits = lambda rep: {(r["pack"], r["rule"]): (r["hits_before"], r["hits_after"]) for r in rep["rules"]}  # noqa: E731
-            if hits(total) != hits(want):
-                log("compare: per-rule hits differ between Spark and the command line")
-                same = False
-            if total["stopped"] == 0:
-                log("compare: removing %s stopped no flag, so the check would prove nothing" % rule)
-                same = False
-            if same:
-                print("compare without rule %s: identical to the command line: %d posts, %d flagged before, %d after, "
-                      "%d stopped, %d started" % (rule, total["posts"], total["flagged_before"], total["flagged_after"],
-                                                  total["stopped"], total["started"]), flush=True)
-            ok &= same
+                if same:
+                    print("%s: verdicts identical: %d posts, %d flagged, %d rules fired %d times, %d partitions "
+                          "(%.1f s in Spark)" % (label, summary["posts"], summary["flagged"], len(summary["rules"]),
+                                                 sum(summary["rules"].values()), summary["partitions"], spark_seconds),
+                          flush=True)
+                ok &= same
+        if args.pack:
+            ok &= check_compare(spark, shipper, args, flagpost, packs, cli["sample"],
+                                [p for _, ps in datasets for p in ps], work)
     finally:
         spark.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -673,9 +800,92 @@ def cmd_check(args):
     return 0
 
 
+def check_compare(spark, shipper, args, flagpost, packs, cli_sample, paths, work):
+    """`compare` in Spark, the first pack against itself less the rule that flagged the most
+    sample posts, against `flagpost compare` on the same posts."""
+    counts = {}
+    for line in cli_sample:
+        v = json.loads(line)
+        if v.get("flagged"):
+            for r in v["rules"]:
+                counts[r["id"]] = counts.get(r["id"], 0) + 1
+    if not counts:
+        log("compare: the sample has no flagged post, so there is nothing to compare")
+        return False
+    rule = max(sorted(counts), key=lambda r: counts[r])
+    reduced = os.path.join(work, "without-%s.toml" % rule)
+    with open(packs[0], encoding="utf-8") as f:
+        text = f.read()
+    with open(reduced, "w", encoding="utf-8") as f:
+        f.write(drop_rule(text, rule))
+    args.old, args.new = [packs[0]], [reduced]
+    cli = subprocess.run(
+        [flagpost, "compare", "--json", "--old", packs[0], "--new", reduced]
+        + [a for p in paths for a in ("--posts", p)],
+        stdout=subprocess.PIPE, check=True,
+    )
+    want = json.loads(cli.stdout)
+    ok = True
+    for io in ("spark", "direct"):
+        args.io = io
+        total = spark_compare(spark, shipper, args, paths)
+        same = True
+        for k in ("posts", "flagged_before", "flagged_after", "started", "stopped", "other_rules", "changed",
+                  "new_flags"):
+            if total[k] != want[k]:
+                log("compare --io %s: Spark says %s = %s, the command line %s" % (io, k, total[k], want[k]))
+                same = False
+        for kind in ("started", "stopped", "other_rules", "other"):
+            a = sorted(json.dumps(c["id"]) for c in total["changes"][kind])
+            b = sorted(json.dumps(c["id"]) for c in want["changes"][kind])
+            if a != b:
+                log("compare --io %s: the posts that %s differ between Spark and the command line" % (io, kind))
+                same = False
+
+        def hits(report):
+            return {(r["pack"], r["rule"]): (r["hits_before"], r["hits_after"]) for r in report["rules"]}
+
+        if hits(total) != hits(want):
+            log("compare --io %s: per-rule hits differ between Spark and the command line" % io)
+            same = False
+        if total["stopped"] == 0:
+            log("compare: removing %s stopped no flag, so the check would prove nothing" % rule)
+            same = False
+        if same:
+            print("compare without rule %s, --io %s: identical to the command line: %d posts, %d flagged before, "
+                  "%d after, %d stopped, %d started" % (rule, io, total["posts"], total["flagged_before"],
+                                                         total["flagged_after"], total["stopped"], total["started"]),
+                  flush=True)
+        ok &= same
+    return ok
+
+
 # --------------------------------------------------------------------------------------------
 # bench: Spark local throughput against the command line
 # --------------------------------------------------------------------------------------------
+
+
+def tree_cpu_seconds():
+    """CPU seconds used so far by this process and everything under it: the JVM, the Python
+    workers, and (once their workers reaped them) the flagpost processes."""
+    children, ticks = {}, {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read()
+        except OSError:
+            continue
+        rest = fields[fields.rfind(")") + 2 :].split()
+        children.setdefault(int(rest[1]), []).append(int(d))
+        ticks[int(d)] = sum(int(x) for x in rest[11:15])  # utime stime cutime cstime
+    total, todo = 0, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        total += ticks.get(pid, 0)
+        todo += children.get(pid, [])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def cmd_bench(args):
@@ -683,7 +893,9 @@ def cmd_bench(args):
     verdicts to disk. The command line runs with one worker thread; Spark runs N tasks at a
     time, each piping its partition through a one-thread `flagpost scan`. Spark's start-up
     (JVM, context, first Python workers) is timed apart and a warm-up job runs first, so the
-    timed passes measure steady state."""
+    timed passes measure steady state. Command-line and Spark passes alternate, so load from
+    elsewhere on the machine falls on both alike; CPU seconds are counted too, which load
+    from elsewhere does not change much."""
     flagpost = os.path.abspath(args.flagpost)
     work = tempfile.mkdtemp(prefix="flagpost-spark-bench-")
     try:
@@ -698,58 +910,85 @@ def cmd_bench(args):
             out = os.path.join(work, "cli.jsonl")
             with open(posts, "rb") as fin, open(out, "wb") as fout:
                 t = time.monotonic()
-                subprocess.run([flagpost, "scan", "--threads", str(threads)], stdin=fin, stdout=fout, check=True)
+                proc = subprocess.Popen([flagpost, "scan", "--threads", str(threads)], stdin=fin, stdout=fout)
+                _, status, usage = os.wait4(proc.pid, 0)
                 dt = time.monotonic() - t
             os.remove(out)
-            return dt
+            if status != 0:
+                raise SystemExit("flagpost scan failed")
+            return dt, usage.ru_utime + usage.ru_stime
 
-        results = {"posts": n_posts, "bytes": size, "cores": args.cores}
-        cli_times = [cli(1) for _ in range(args.runs)]
-        results["cli_1_thread_s"] = sorted(cli_times)[len(cli_times) // 2]
         t = time.monotonic()
         spark = spark_session("local[%d]" % args.cores, "flagpost bench")
-        results["spark_start_s"] = time.monotonic() - t
+        start_s = time.monotonic() - t
+        runs = {"cli": [], "spark": [], "direct": []}
         try:
             shipper = Shipper(spark.sparkContext)
             args.pack = []
             args.threads = 1
-            # warm-up: ships the binary, starts the Python workers
+            args.partitions = args.partitions or 2 * args.cores
             t = time.monotonic()
-            spark_scan(spark, shipper, args, [os.path.abspath(p) for p in expand(args.input)[:1]],
-                       os.path.join(work, "warm"))
-            results["spark_warmup_s"] = time.monotonic() - t
-            times = []
+            small = os.path.join(work, "warm.jsonl")
+            with open(posts, "rb") as f, open(small, "wb") as g:
+                g.writelines(itertools.islice(f, 20000))
+            for io in ("spark", "direct"):  # warm-up: ships the binary, starts the workers
+                args.io = io
+                scan(spark, shipper, args, [small], os.path.join(work, "warm-" + io))
+                shutil.rmtree(os.path.join(work, "warm-" + io))
+            warm_s = time.monotonic() - t
+            partitions = {}
             for i in range(args.runs):
-                out = os.path.join(work, "spark-%d" % i)
-                t = time.monotonic()
-                summary = spark_scan(spark, shipper, args, [posts], out)
-                times.append(time.monotonic() - t)
-                shutil.rmtree(out)
-                if summary["posts"] != n_posts:
-                    raise SystemExit("Spark scanned %d posts of %d" % (summary["posts"], n_posts))
-                results["partitions"] = summary["partitions"]
-            results["spark_runs_s"] = times
-            results["spark_s"] = sorted(times)[len(times) // 2]
+                runs["cli"].append(cli(1))
+                for io in ("spark", "direct"):
+                    args.io = io
+                    out = os.path.join(work, "%s-%d" % (io, i))
+                    c, t = tree_cpu_seconds(), time.monotonic()
+                    summary = scan(spark, shipper, args, [posts], out)
+                    runs[io].append((time.monotonic() - t, tree_cpu_seconds() - c))
+                    shutil.rmtree(out)
+                    if summary["posts"] != n_posts:
+                        raise SystemExit("Spark scanned %d posts of %d" % (summary["posts"], n_posts))
+                    partitions[io] = summary["partitions"]
         finally:
             spark.stop()
-        cli_times_after = [cli(1) for _ in range(args.runs)]
-        results["cli_runs_s"] = cli_times + cli_times_after
-        results["cli_1_thread_s"] = sorted(results["cli_runs_s"])[len(results["cli_runs_s"]) // 2]
-        results["cli_all_threads_s"] = cli(args.cores)
-        one = size / results["cli_1_thread_s"] / 1e6
-        sp = size / results["spark_s"] / 1e6
-        results["cli_1_thread_mb_s"] = round(one, 1)
-        results["spark_mb_s"] = round(sp, 1)
-        results["spark_per_core_mb_s"] = round(sp / args.cores, 1)
-        results["ratio"] = round(sp / one, 3)
-        results["target"] = round(0.7 * args.cores, 2)
+        all_threads = cli(args.cores)
+
+        def median(xs):
+            xs = sorted(xs)
+            return xs[len(xs) // 2]
+
+        one_s = median(w for w, _ in runs["cli"])
+        one_cpu = median(c for _, c in runs["cli"])
+        results = {"posts": n_posts, "bytes": size, "repeat": args.repeat, "cores": args.cores, "runs": args.runs,
+                   "spark_start_s": round(start_s, 1), "spark_warmup_s": round(warm_s, 1),
+                   "cli_1_thread": {"s": round(one_s, 2), "cpu_s": round(one_cpu, 2),
+                                    "mb_s": round(size / one_s / 1e6, 1), "posts_s": round(n_posts / one_s)},
+                   "cli_all_threads": {"s": round(all_threads[0], 2),
+                                       "mb_s": round(size / all_threads[0] / 1e6, 1)},
+                   "passes": {k: [[round(w, 2), round(c, 2)] for w, c in v] for k, v in runs.items()}}
+        for io in ("spark", "direct"):
+            wall = median(w for w, _ in runs[io])
+            cpu = median(c for _, c in runs[io])
+            results["spark_" + io] = {
+                "partitions": partitions[io], "s": round(wall, 2), "cpu_s": round(cpu, 2),
+                "mb_s": round(size / wall / 1e6, 1), "posts_s": round(n_posts / wall),
+                # measured: Spark with N cores over one command-line thread, in one run
+                "ratio": round(one_s / wall, 3),
+                # from CPU time: what N dedicated cores would give, N x (CLI CPU / Spark CPU)
+                "ratio_from_cpu": round(args.cores * one_cpu / cpu, 3),
+            }
+        results["target_ratio"] = round(0.7 * args.cores, 2)
         print(json.dumps(results))
-        log("command line, 1 thread: %.1f MB/s (median of %d runs, before and after Spark)" % (one, len(results["cli_runs_s"])))
-        log("command line, %d threads: %.1f MB/s" % (args.cores, size / results["cli_all_threads_s"] / 1e6))
-        log("Spark local[%d], %d partitions: %.1f MB/s (median of %d; start-up %.1f s and warm-up %.1f s not counted)"
-            % (args.cores, results["partitions"], sp, args.runs, results["spark_start_s"], results["spark_warmup_s"]))
-        log("Spark / (N x one thread) = %.2f (target 0.7); Spark / one thread = %.2f (target %.2f)"
-            % (sp / one / args.cores, sp / one, 0.7 * args.cores))
+        log("command line, 1 thread: %.1f MB/s, %d posts/s (median of %d passes; %.1f CPU s a pass)"
+            % (results["cli_1_thread"]["mb_s"], results["cli_1_thread"]["posts_s"], args.runs, one_cpu))
+        log("command line, %d threads: %.1f MB/s" % (args.cores, results["cli_all_threads"]["mb_s"]))
+        for io in ("spark", "direct"):
+            r = results["spark_" + io]
+            log("Spark local[%d] --io %s, %d partitions: %.1f MB/s, %.2f x one command-line thread "
+                "(target %.2f); %.1f CPU s a pass, so %d dedicated cores would give %.2f x"
+                % (args.cores, io, r["partitions"], r["mb_s"], r["ratio"], 0.7 * args.cores, r["cpu_s"],
+                   args.cores, r["ratio_from_cpu"]))
+        log("Spark start-up %.1f s and warm-up %.1f s are not in these figures" % (start_s, warm_s))
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -785,6 +1024,13 @@ def main(argv=None):
         q.add_argument("--partitions", type=int, default=None, help="minimum input partitions")
         q.add_argument("--threads", type=int, default=1, help="threads of each flagpost process (default 1: "
                        "Spark runs one task per core)")
+        q.add_argument("--io", choices=["auto", "spark", "direct"], default="auto",
+                       help="spark: Spark reads the lines and writes the verdicts (any storage Spark reaches); "
+                       "direct: each task reads its split of the input files and flagpost writes the part files "
+                       "(files every executor can open: local mode, a shared file system); auto (default): "
+                       "direct in local mode over local paths, else spark")
+        q.add_argument("--split-mb", type=int, help="--io direct: split size (default: input / (2 x cores), "
+                       "at most 64)")
 
     q = sub.add_parser("scan", help="verdicts for large corpora")
     common(q)
