@@ -92,6 +92,8 @@ setup() {
 spark() {
   setup_spark
   cargo build --release --bin flagpost
+  say "unit tests of the Spark job (splits, counts, comparisons)"
+  python3 -m unittest discover -s scripts/spark
   say "Spark local mode: flagpost scan and compare in Spark against the command line"
   local packs=()
   for f in extension/packs/*.toml; do packs+=(--pack "$f"); done
