@@ -158,7 +158,10 @@ def section(scale, spark):
         "## Scale",
         "",
         "Measured by `./build.sh bench` on %s, %d cores (%s), shipped pack. The machine is shared, "
-        "so wall-clock figures move with other work on it; CPU seconds move less." % (date, os.cpu_count(), cpu),
+        "so wall-clock figures move with other work on it (1-minute load average at the start and end "
+        "of the scale runs: %s, on %d cores); CPU seconds move less." % (
+            date, os.cpu_count(), cpu,
+            " / ".join("%.1f" % x for x in scale.get("load_average", [])[::3]) or "not recorded", os.cpu_count()),
         "",
         "### `flagpost scan` on millions of posts",
         "",
@@ -193,16 +196,22 @@ def section(scale, spark):
             "command line runs `flagpost scan --threads 1`; Spark runs `local[%d]`, each task piping its "
             "partition through a one-thread `flagpost scan`. Spark's start-up (%.0f s) and a warm-up job are "
             "not counted: medians of %d passes of each, alternating, in one Spark session. CPU seconds sum the "
-            "JVM, the Python workers and the flagpost processes (from /proc)." % (
+            "JVM, the Python workers and the flagpost processes (from /proc). 1-minute load average at the "
+            "start and end: %s." % (
                 spark["repeat"],
                 format(spark["posts"], ","), spark["bytes"] / 1e6, spark["cores"], spark["spark_start_s"],
-                spark["runs"]),
+                spark["runs"],
+                " / ".join("%.1f" % x for x in spark.get("load_average", [])[::3]) or "not recorded"),
             "",
             "| run | partitions | time | MB/s | posts/s | CPU s | × one CLI thread (measured) | × one CLI thread, from CPU s on %d dedicated cores |" % spark["cores"],
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
             "| `flagpost scan --threads 1` | | %.2f s | %.1f | %s | %.2f | 1.00 | 1.00 |" % (
                 one["s"], one["mb_s"], format(one["posts_s"], ","), one["cpu_s"]),
         ]
+        both = spark["cli_all_threads"]
+        out.append("| `flagpost scan` (%d threads), for comparison | | %.2f s | %.1f | %s | | %.2f | |" % (
+            spark["cores"], both["s"], both["mb_s"], format(round(spark["posts"] / both["s"]), ","),
+            one["s"] / both["s"]))
         for io, what in (("direct", "tasks read their split of the file; flagpost writes the part files"),
                          ("spark", "Spark reads the lines and writes the verdicts")):
             r = spark["spark_" + io]
@@ -213,9 +222,20 @@ def section(scale, spark):
             "",
             "Target: Spark with N cores ≥ 0.7 × N × one command-line thread = %.2f× here. The last column "
             "is N × (the command line's CPU seconds / Spark's CPU seconds): the speed N cores of their own "
-            "would give, which is what one executor core gives on a cluster, free of the other work on "
-            "this shared machine." % spark["target_ratio"],
+            "would give, free of the other work on this shared machine; divided by N it is what one "
+            "executor core gives against one command-line thread." % spark["target_ratio"],
+            "",
         ]
+        for io in ("direct", "spark"):
+            r = spark["spark_" + io]
+            met = r["ratio"] >= spark["target_ratio"] and r["ratio_from_cpu"] >= spark["target_ratio"]
+            half = r["ratio"] >= spark["target_ratio"] or r["ratio_from_cpu"] >= spark["target_ratio"]
+            out.append("- `--io %s`: %s (%.2f× measured, %.2f× from CPU seconds; one executor core = %.2f × "
+                       "one command-line thread, %.0f MB/s or %s posts/s of these tweets)." % (
+                           io, "target met" if met else ("target met on one measure" if half else "target not met"),
+                           r["ratio"], r["ratio_from_cpu"], r["ratio_from_cpu"] / spark["cores"],
+                           one["mb_s"] * r["ratio_from_cpu"] / spark["cores"],
+                           format(round(one["posts_s"] * r["ratio_from_cpu"] / spark["cores"]), ",")))
     return "\n".join(out) + "\n"
 
 
@@ -242,6 +262,7 @@ def main():
     p.add_argument("--write", help="write the '## Scale' section into this Markdown file")
     a = p.parse_args()
     block = load_corpus(a.corpus)
+    load_before = os.getloadavg()
     scales = [int(s) for s in a.scales.split(",")]
     runs = []
     for k in scales:
@@ -257,7 +278,8 @@ def main():
     print("%s posts (%dx), 1 thread: %.1f s, %s posts/s, %.1f MB/s, peak RSS %.1f MiB"
           % (format(r["posts"], ","), scales[-1], r["seconds"], format(r["posts_per_s"], ","), r["mb_per_s"],
              r["peak_rss_mib"]), file=sys.stderr, flush=True)
-    scale = {"corpus_posts": block.count(b"\n"), "runs": runs, "machine": platform.machine()}
+    scale = {"corpus_posts": block.count(b"\n"), "runs": runs, "machine": platform.machine(),
+             "load_average": [round(x, 1) for x in load_before + os.getloadavg()]}
     if a.json:
         with open(a.json, "w") as f:
             json.dump(scale, f, indent=1)

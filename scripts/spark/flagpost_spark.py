@@ -319,6 +319,9 @@ def spark_session(master, app):
     )
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    if __name__ != "__main__":
+        # Imported as a module: the tasks' functions refer to it by name, so the workers need it.
+        spark.sparkContext.addPyFile(os.path.abspath(__file__))
     return spark
 
 
@@ -918,6 +921,7 @@ def cmd_bench(args):
                 raise SystemExit("flagpost scan failed")
             return dt, usage.ru_utime + usage.ru_stime
 
+        load_before = os.getloadavg()
         t = time.monotonic()
         spark = spark_session("local[%d]" % args.cores, "flagpost bench")
         start_s = time.monotonic() - t
@@ -960,6 +964,7 @@ def cmd_bench(args):
         one_s = median(w for w, _ in runs["cli"])
         one_cpu = median(c for _, c in runs["cli"])
         results = {"posts": n_posts, "bytes": size, "repeat": args.repeat, "cores": args.cores, "runs": args.runs,
+                   "load_average": [round(x, 1) for x in load_before + os.getloadavg()],
                    "spark_start_s": round(start_s, 1), "spark_warmup_s": round(warm_s, 1),
                    "cli_1_thread": {"s": round(one_s, 2), "cpu_s": round(one_cpu, 2),
                                     "mb_s": round(size / one_s / 1e6, 1), "posts_s": round(n_posts / one_s)},

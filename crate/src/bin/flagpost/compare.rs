@@ -270,6 +270,7 @@ struct Tally {
     labelled_before: Confusion,
     labelled_after: Confusion,
     labelled_files: usize,
+    posts_files: usize,
     unlabelled: usize,
     unlabelled_flagged_before: usize,
     unlabelled_flagged_after: usize,
@@ -292,6 +293,7 @@ impl Tally {
             labelled_before: Confusion::default(),
             labelled_after: Confusion::default(),
             labelled_files: 0,
+            posts_files: 0,
             unlabelled: 0,
             unlabelled_flagged_before: 0,
             unlabelled_flagged_after: 0,
@@ -430,6 +432,7 @@ pub fn run(a: Args) -> Outcome {
     for path in &a.posts {
         compare_posts(&pair, path, threads, &mut tally)?;
     }
+    tally.posts_files = a.posts.len();
 
     let gates = gates(&a, &tally);
     if a.json {
@@ -703,7 +706,7 @@ fn report_json(
     } else {
         Value::Null
     };
-    let unlabelled = if t.unlabelled > 0 || !t.changes.is_empty() || t.labelled_files == 0 {
+    let unlabelled = if t.posts_files > 0 {
         json!({"posts": t.unlabelled, "flagged_before": t.unlabelled_flagged_before,
                "flagged_after": t.unlabelled_flagged_after})
     } else {
