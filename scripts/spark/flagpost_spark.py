@@ -805,17 +805,26 @@ def cmd_check(args):
 
 def check_compare(spark, shipper, args, flagpost, packs, cli_sample, paths, work):
     """`compare` in Spark, the first pack against itself less the rule that flagged the most
-    sample posts, against `flagpost compare` on the same posts."""
-    counts = {}
+    sample posts alone (else fired on the most), against `flagpost compare` on the same posts."""
+    import tomllib
+
+    with open(packs[0], "rb") as f:
+        pack = tomllib.load(f)
+    threshold = float(pack.get("threshold", 1.0))
+    ids = {r.get("id") for r in pack.get("rules", [])}
+    fired, alone = {}, {}
     for line in cli_sample:
         v = json.loads(line)
-        if v.get("flagged"):
-            for r in v["rules"]:
-                counts[r["id"]] = counts.get(r["id"], 0) + 1
-    if not counts:
-        log("compare: the sample has no flagged post, so there is nothing to compare")
+        for r in v.get("rules", []):
+            if r.get("pack") != pack.get("id") or r["id"] not in ids:
+                continue
+            fired[r["id"]] = fired.get(r["id"], 0) + 1
+            if v.get("flagged") and v["score"] - r["weight"] + 1e-9 < threshold:
+                alone[r["id"]] = alone.get(r["id"], 0) + 1
+    if not fired:
+        log("compare: no rule of %s fired on the sample, so there is nothing to compare" % packs[0])
         return False
-    rule = max(sorted(counts), key=lambda r: counts[r])
+    rule = max(sorted(fired), key=lambda r: (alone.get(r, 0), fired[r]))
     reduced = os.path.join(work, "without-%s.toml" % rule)
     with open(packs[0], encoding="utf-8") as f:
         text = f.read()
@@ -851,8 +860,12 @@ def check_compare(spark, shipper, args, flagpost, packs, cli_sample, paths, work
         if hits(total) != hits(want):
             log("compare --io %s: per-rule hits differ between Spark and the command line" % io)
             same = False
-        if total["stopped"] == 0:
-            log("compare: removing %s stopped no flag, so the check would prove nothing" % rule)
+        if total["changed"] == 0:
+            log("compare: removing %s changed no verdict, so the check would prove nothing" % rule)
+            same = False
+        if total["stopped"] < alone.get(rule, 0):
+            log("compare: %s flagged %d sample posts alone, but only %d stopped being flagged"
+                % (rule, alone[rule], total["stopped"]))
             same = False
         if same:
             print("compare without rule %s, --io %s: identical to the command line: %d posts, %d flagged before, "
