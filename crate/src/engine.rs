@@ -8,8 +8,10 @@
 use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
-use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex::bytes::{RegexSet, RegexSetBuilder};
+use regex_automata::meta::Regex;
 use regex_automata::nfa::thompson;
+use regex_automata::{Anchored, Input};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{
     Capture, Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look, Repetition,
@@ -236,8 +238,10 @@ pub struct Scratch {
     model_done: Vec<bool>,
     model_found: Vec<(FeatureAt, f32)>,
     model_chars: Vec<u32>,
-    /// Regexes whose literal prefix occurred in this post.
+    /// Regexes without a literal prefix that the regex set found in this post.
     candidates: Vec<u32>,
+    /// Regexes whose literal prefix occurred, and where: (regex, normalised offset).
+    triggered: Vec<(u32, u32)>,
     candidate_seen: Vec<bool>,
     pack_scores: Vec<f64>,
 }
@@ -338,11 +342,14 @@ pub(crate) fn check_regex(source: &str) -> Result<Hir, String> {
 
 /// Compiles one regex as the engine runs it to find spans.
 fn build_regex(source: &str) -> Option<Regex> {
-    RegexBuilder::new(source)
-        .size_limit(MAX_REGEX_BYTES)
-        .dfa_size_limit(MAX_REGEX_BYTES)
-        .nest_limit(64)
-        .build()
+    let syntax = regex_automata::util::syntax::Config::new().nest_limit(64);
+    let config = Regex::config()
+        .nfa_size_limit(Some(MAX_REGEX_BYTES))
+        .hybrid_cache_capacity(MAX_REGEX_BYTES);
+    Regex::builder()
+        .syntax(syntax)
+        .configure(config)
+        .build(source)
         .ok()
 }
 
@@ -1088,9 +1095,12 @@ impl Engine {
                             s.push_hit(leaf, (start as u32, end as u32));
                         }
                         PatternUse::Trigger(n) => {
-                            if !s.candidate_seen[n as usize] && side(self.regexes[n as usize].2) {
-                                s.candidate_seen[n as usize] = true;
-                                s.candidates.push(n);
+                            // Every match of the regex starts with one of its triggers: it is
+                            // run anchored here, not over the whole post.
+                            if side(self.regexes[n as usize].2)
+                                && s.triggered.last() != Some(&(n, start as u32))
+                            {
+                                s.triggered.push((n, start as u32));
                             }
                         }
                         PatternUse::Stems {
@@ -1120,6 +1130,20 @@ impl Engine {
                 }
             }
         }
+        for k in 0..s.triggered.len() {
+            let (n, at) = s.triggered[k];
+            let (source, compiled, leaf) = &self.regexes[n as usize];
+            let Some(re) = compiled.get_or_init(|| build_regex(source)) else {
+                continue;
+            };
+            let input = Input::new(hay).range(at as usize..).anchored(Anchored::Yes);
+            if let Some(m) = re.find(input) {
+                if m.start() < m.end() {
+                    s.push_hit(*leaf, (m.start() as u32, m.end() as u32));
+                }
+            }
+        }
+        s.triggered.clear();
         for k in 0..s.candidates.len() {
             let (source, compiled, leaf) = &self.regexes[s.candidates[k] as usize];
             let Some(re) = compiled.get_or_init(|| build_regex(source)) else {

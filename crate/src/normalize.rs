@@ -977,6 +977,7 @@ fn lone_digit_at(classes: &[Class], k: usize, is_letter: impl Fn(Class) -> bool)
 }
 
 /// Is the character ending just before `pos` in `text` a word character?
+#[inline]
 pub fn word_char_before(text: &[u8], pos: usize) -> bool {
     if pos == 0 {
         return false;
@@ -985,17 +986,19 @@ pub fn word_char_before(text: &[u8], pos: usize) -> bool {
     if b < 0x80 {
         return b.is_ascii_alphanumeric();
     }
+    // Two-byte characters (Cyrillic, Greek, Latin supplements) are the common case.
+    if pos >= 2 && (0xC2..=0xDF).contains(&text[pos - 2]) {
+        return two_byte_is_word(text[pos - 2], b);
+    }
     let mut s = pos - 1;
     while s > 0 && (text[s] & 0xC0) == 0x80 {
         s -= 1;
     }
-    std::str::from_utf8(&text[s..pos])
-        .ok()
-        .and_then(|x| x.chars().next())
-        .is_some_and(char::is_alphanumeric)
+    decode_is_word(&text[s..pos])
 }
 
 /// Is the character starting at `pos` in `text` a word character?
+#[inline]
 pub fn word_char_at(text: &[u8], pos: usize) -> bool {
     let Some(&b) = text.get(pos) else {
         return false;
@@ -1003,12 +1006,39 @@ pub fn word_char_at(text: &[u8], pos: usize) -> bool {
     if b < 0x80 {
         return b.is_ascii_alphanumeric();
     }
+    if (0xC2..=0xDF).contains(&b) {
+        return match text.get(pos + 1) {
+            Some(&c) => two_byte_is_word(b, c),
+            None => false,
+        };
+    }
     let len = match b {
-        0xC0..=0xDF => 2,
         0xE0..=0xEF => 3,
         _ => 4,
     };
-    std::str::from_utf8(&text[pos..(pos + len).min(text.len())])
+    decode_is_word(&text[pos..(pos + len).min(text.len())])
+}
+
+/// Letters and digits among the two-byte characters, one bit each, worked out once.
+static TWO_BYTE_WORD: std::sync::OnceLock<[u64; 30]> = std::sync::OnceLock::new();
+
+#[inline]
+fn two_byte_is_word(lead: u8, cont: u8) -> bool {
+    let bits = TWO_BYTE_WORD.get_or_init(|| {
+        let mut t = [0u64; 30];
+        for cp in 0x80u32..0x800 {
+            if char::from_u32(cp).is_some_and(char::is_alphanumeric) {
+                t[(cp / 64) as usize - 2] |= 1 << (cp % 64);
+            }
+        }
+        t
+    });
+    let cp = (u32::from(lead & 0x1F) << 6) | u32::from(cont & 0x3F);
+    cp >= 0x80 && bits[(cp / 64) as usize - 2] & (1 << (cp % 64)) != 0
+}
+
+fn decode_is_word(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes)
         .ok()
         .and_then(|x| x.chars().next())
         .is_some_and(char::is_alphanumeric)

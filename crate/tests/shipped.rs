@@ -78,6 +78,8 @@ fn real_labelled_quotes_stay_caught() {
         "found-ru.jsonl",
         "found-uk.jsonl",
         "found2-mixed.jsonl",
+        "found3-mixed.jsonl",
+        "found4-repos.jsonl",
     ] {
         let (_, _, rows) = score(&format!("{dir}/{name}"), false);
         n += rows;
