@@ -229,8 +229,9 @@ def scan_split(binary, packs, threads, output):
         final = os.path.join(output, "part-%05d.jsonl" % index)
         partial = "%s.%d-%d.tmp" % (final, os.getpid(), threading.get_ident())
         summary = {"posts": 0, "flagged": 0, "errors": 0, "rules": {}}
-        for split in splits:
-            with open(partial, "wb") as out:
+        code, err = 0, []
+        with open(partial, "wb") as out:
+            for split in splits:  # one a partition, as the driver makes them
                 proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE)
                 failure, err = [], []
                 writer = threading.Thread(target=feed_split, args=(proc, split, failure), daemon=True)
@@ -240,25 +241,31 @@ def scan_split(binary, packs, threads, output):
                 writer.join()
                 errors.join()
                 code = proc.wait()
-            if failure:
-                raise failure[0]
-            with open(partial, "rb") as f:
-                rest = b""
-                while True:
-                    data = f.read(READ_BYTES)
-                    if not data:
-                        break
-                    data = rest + data
-                    cut = data.rfind(b"\n")
-                    rest = data[cut + 1 :]
-                    if cut >= 0:
-                        count_chunk(data[:cut], summary)
-                if rest:
-                    count_chunk(rest, summary)
-            if code != 0 and not (code == 2 and summary["errors"] > 0):
-                message = b"".join(err).decode("utf-8", "replace").strip()
-                raise RuntimeError("flagpost scan exited with %s on %s: %s" % (code, split, message))
-            os.replace(partial, final)  # a retried task writes the same part again
+                if failure:
+                    raise failure[0]
+                # Exit status 2 with `error` lines: unreadable input lines, in the output and
+                # counted below. Anything else fails the task.
+                if code not in (0, 2):
+                    message = b"".join(err).decode("utf-8", "replace").strip()
+                    raise RuntimeError("flagpost scan exited with %s on %s: %s" % (code, split, message))
+                out.flush()
+        with open(partial, "rb") as f:
+            rest = b""
+            while True:
+                data = f.read(READ_BYTES)
+                if not data:
+                    break
+                data = rest + data
+                cut = data.rfind(b"\n")
+                rest = data[cut + 1 :]
+                if cut >= 0:
+                    count_chunk(data[:cut], summary)
+            if rest:
+                count_chunk(rest, summary)
+        if code == 2 and summary["errors"] == 0:
+            message = b"".join(err).decode("utf-8", "replace").strip()
+            raise RuntimeError("flagpost scan exited with 2 on %s: %s" % (splits, message))
+        os.replace(partial, final)  # a retried task writes the same part again
         yield json.dumps({index: summary})
 
     return run
@@ -653,8 +660,10 @@ def cli_scan(flagpost, packs, paths, threads=None):
     t.start()
     out = proc.stdout.read()
     t.join()
-    if proc.wait() != 0:
-        raise SystemExit("flagpost scan exited with %s" % proc.returncode)
+    code = proc.wait()
+    # 2 with `error` lines: input lines that are not posts, answered in the output
+    if code != 0 and not (code == 2 and b'"error":' in out):
+        raise SystemExit("flagpost scan exited with %s" % code)
     return out.splitlines()
 
 
@@ -684,8 +693,23 @@ def summary_of(lines):
     return s
 
 
+def without_line_number(line):
+    """An error line names the input line by its number in what flagpost read: in Spark, the
+    number within the partition. Everything else in it must match."""
+    if line.startswith(b'{"id":null,"error":"line '):
+        head, _, rest = line.partition(b":")
+        head2, _, rest2 = rest.partition(b'"line ')
+        number, colon, tail = rest2.partition(b":")
+        if number.isdigit() and colon:
+            return b'%s:%s"line N:%s' % (head, head2, tail)
+    return line
+
+
 def verdicts_identical(name, spark_out, cli_out):
-    """Same number of lines, same ids, the same line for every id, in the same order."""
+    """Same number of lines, same ids, the same line for every id, in the same order (error
+    lines: but for the input line number they name)."""
+    spark_out = [without_line_number(line) for line in spark_out]
+    cli_out = [without_line_number(line) for line in cli_out]
     problems = []
     if len(spark_out) != len(cli_out):
         problems.append("%d verdict lines from Spark, %d from the command line" % (len(spark_out), len(cli_out)))
@@ -756,6 +780,12 @@ def cmd_check(args):
     else:
         log("corpus tweets not found at %s: checking the sample only" % args.corpus)
     work = tempfile.mkdtemp(prefix="flagpost-spark-")
+    # The sample again with lines that are not posts: they get the command line's error lines.
+    broken = os.path.join(work, "broken.jsonl")
+    with open(datasets[0][1][0], "rb") as f, open(broken, "wb") as g:
+        sample = f.read().splitlines(keepends=True)
+        g.writelines(sample[:50] + [b"not JSON\n", b'{"id": "no text"}\n'] + sample[50:])
+    datasets.insert(1, ("sample with 2 unreadable lines", [broken]))
     ok = True
     started = time.monotonic()
     spark = spark_session(args.master, "flagpost check")
@@ -768,7 +798,7 @@ def cmd_check(args):
             for i, (name, paths) in enumerate(datasets):
                 out = os.path.join(work, "scan-%s-%d" % (io, i))
                 # Small splits of the plain-text sample, so that lines cross split boundaries.
-                args.split_bytes = 8191 if name == "sample" else None
+                args.split_bytes = 8191 if name.startswith("sample") else None
                 t0 = time.monotonic()
                 summary = scan(spark, shipper, args, paths, out)
                 spark_seconds = time.monotonic() - t0
@@ -785,15 +815,19 @@ def cmd_check(args):
                 if not want:
                     log("%s: the command line wrote no verdicts" % label)
                     same = False
+                if summary["errors"] != (2 if "unreadable" in name else 0):
+                    log("%s: %d unreadable lines counted" % (label, summary["errors"]))
+                    same = False
                 if same:
-                    print("%s: verdicts identical: %d posts, %d flagged, %d rules fired %d times, %d partitions "
-                          "(%.1f s in Spark)" % (label, summary["posts"], summary["flagged"], len(summary["rules"]),
-                                                 sum(summary["rules"].values()), summary["partitions"], spark_seconds),
-                          flush=True)
+                    print("%s: verdicts identical: %d posts, %d flagged, %d rules fired %d times, %d unreadable "
+                          "lines, %d partitions (%.1f s in Spark)"
+                          % (label, summary["posts"], summary["flagged"], len(summary["rules"]),
+                             sum(summary["rules"].values()), summary["errors"], summary["partitions"],
+                             spark_seconds), flush=True)
                 ok &= same
         if args.pack:
             ok &= check_compare(spark, shipper, args, flagpost, packs, cli["sample"],
-                                [p for _, ps in datasets for p in ps], work)
+                                [p for name, ps in datasets if "unreadable" not in name for p in ps], work)
     finally:
         spark.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -118,6 +118,13 @@ class Identical(unittest.TestCase):
         self.assertFalse(fs.verdicts_identical("t", a[:-1], a))
         self.assertFalse(fs.verdicts_identical("t", list(reversed(a)), a))
 
+    def test_error_lines_may_differ_only_in_the_line_number(self):
+        a = b'{"id":null,"error":"line 51: not JSON: expected value at line 1 column 1"}'
+        b = b'{"id":null,"error":"line 3: not JSON: expected value at line 1 column 1"}'
+        c = b'{"id":null,"error":"line 3: `text` is not a string"}'
+        self.assertTrue(fs.verdicts_identical("t", [a], [b]))
+        self.assertFalse(fs.verdicts_identical("t", [a], [c]))
+
     def test_a_repeated_id_is_matched_by_occurrence(self):
         one = b'{"id":"x","flagged":false}'
         two = b'{"id":"x","flagged":true}'
