@@ -10,7 +10,10 @@
 #                         the end-to-end tests use (dist/test-markers/), never for installing
 #   ./build.sh test       every test: format, lints, the wasm32 build, Rust tests, the shipped
 #                         pack's examples and targets, and the browser end-to-end tests
-#   ./build.sh bench      native and in-browser benchmarks; figures go into BENCHMARKS.md
+#   ./build.sh spark      flagpost scan and compare inside Apache Spark (local mode) over the
+#                         sample and the corpus tweets, checked against the command line
+#   ./build.sh bench      native, scale (10 million posts), Spark and in-browser benchmarks;
+#                         figures go into BENCHMARKS.md
 #   ./build.sh fuzz       long property runs of the normaliser and engine (minutes)
 #   ./build.sh package    the store zips (same as build)
 set -euo pipefail
@@ -19,6 +22,29 @@ ROOT=$PWD
 CORPUS=${FLAGPOST_CORPUS:-$ROOT/../shared/corpus}
 
 say() { printf '\n==> %s\n' "$*"; }
+
+# Spark 4 needs a Java 17 or later runtime.
+java_ok() {
+  java -version 2>&1 | awk -F'"' '/version/ { split($2, v, "."); found = 1; exit !(v[1] >= 17) } END { if (!found) exit 1 }'
+}
+
+# What ./build.sh spark needs: a Java runtime (Debian's default-jre-headless) and the pyspark
+# pinned, with hashes, in scripts/spark/requirements.txt.
+setup_spark() {
+  if ! java_ok; then
+    say "apt-get install default-jre-headless"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq default-jre-headless
+  fi
+  local want have
+  want=$(sed -n 's/^pyspark==\([^ ]*\).*/\1/p' scripts/spark/requirements.txt)
+  have=$(python3 -c 'import pyspark; print(pyspark.__version__)' 2>/dev/null || true)
+  if [ "$have" != "$want" ]; then
+    say "pip install pyspark $want (scripts/spark/requirements.txt)"
+    python3 -m pip install --quiet --disable-pip-version-check --require-hashes -r scripts/spark/requirements.txt
+  fi
+}
 
 wasm_bindgen_version() {
   awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock
@@ -46,6 +72,7 @@ setup() {
   [ -f /usr/lib/firefox-esr/browser/extensions/langpack-uk@firefox-esr.mozilla.org.xpi ] || missing+=(firefox-esr-l10n-uk)
   command -v firefox-esr >/dev/null || missing+=(firefox-esr)
   command -v zip >/dev/null || missing+=(zip)
+  java_ok || missing+=(default-jre-headless)
   if [ ${#missing[@]} -gt 0 ]; then
     say "apt-get install ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -60,6 +87,22 @@ setup() {
     say "npm ci"
     npm ci --no-audit --no-fund
   fi
+  setup_spark
+}
+
+# flagpost scan and compare inside Spark in local mode, over the sample and the corpus tweets;
+# fails unless the verdicts are the command line's.
+spark() {
+  setup_spark
+  cargo build --release --bin flagpost
+  say "unit tests of the Spark job (splits, counts, comparisons)"
+  python3 -m unittest discover -s scripts/spark
+  say "Spark local mode: flagpost scan and compare in Spark against the command line"
+  local packs=()
+  for f in extension/packs/*.toml; do packs+=(--pack "$f"); done
+  python3 scripts/spark/flagpost_spark.py check --master "local[$(nproc)]" \
+    --flagpost target/release/flagpost "${packs[@]}" \
+    --sample samples/posts.jsonl --corpus "$CORPUS/ira-tweets-*.jsonl.gz"
 }
 
 build() {
@@ -116,6 +159,7 @@ run_tests() {
   else
     echo "corpus tweets not found at $CORPUS; flag-rate check not run"
   fi
+  spark
   say "browser end-to-end tests"
   bash scripts/test-e2e.sh
 }
@@ -134,6 +178,13 @@ bench() {
     stream_kib=$({ /usr/bin/time -f %M target/release/flagpost scan < "$sample" > /dev/null; } 2>&1 | tail -1)
   fi
   node scripts/write-native-bench.mjs target/bench-native.json BENCHMARKS.md "$stream_kib"
+  say "Spark local mode against the single-thread command line"
+  python3 scripts/spark/flagpost_spark.py bench --flagpost target/release/flagpost \
+    --input "$CORPUS/ira-tweets-*.jsonl.gz" --repeat 8 --cores "$(nproc)" --runs 3 > target/bench-spark.json
+  say "scale: flagpost scan on 1, 4 and 10 million posts generated from the corpus tweets"
+  python3 scripts/scale-bench.py --flagpost target/release/flagpost --corpus "$CORPUS" \
+    --base 1000000 --scales 1,4,10 --json target/bench-scale.json \
+    --spark-json target/bench-spark.json --write BENCHMARKS.md > /dev/null
   say "extension: headless Chromium"
   bash scripts/bench-extension.sh
 }
@@ -148,7 +199,8 @@ case "${1:-}" in
   setup) setup ;;
   build | package) setup; build ;;
   test) run_tests ;;
+  spark) spark ;;
   bench) bench ;;
   fuzz) fuzz ;;
-  *) echo "usage: ./build.sh [setup|build|test|bench|fuzz|package]" >&2; exit 2 ;;
+  *) echo "usage: ./build.sh [setup|build|test|spark|bench|fuzz|package]" >&2; exit 2 ;;
 esac

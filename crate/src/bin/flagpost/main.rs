@@ -5,6 +5,7 @@
 mod bench;
 mod common;
 mod compile;
+mod compare;
 mod eval;
 mod lint;
 mod scan;
@@ -47,6 +48,9 @@ enum Command {
     Lint(lint::Args),
     /// Validate packs once and write them compiled, for scanners that load without parsing.
     Compile(compile::Args),
+    /// What a pack change does: posts that start and stop being flagged, precision and
+    /// recall before and after, each rule's hits; gates for CI.
+    Compare(compare::Args),
     /// Throughput on one thread and all, compile times, peak memory.
     Bench(bench::Args),
     /// Why each rule fired or did not on a text: its condition as a tree of true and false
@@ -90,6 +94,7 @@ fn main() -> ExitCode {
         Command::Test(a) => test::run(a),
         Command::Lint(a) => lint::run(a),
         Command::Compile(a) => compile::run(a),
+        Command::Compare(a) => compare::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Why(a) => why::run(a),
         Command::Keygen(a) => sign::keygen(a),
