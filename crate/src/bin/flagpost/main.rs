@@ -4,8 +4,8 @@
 
 mod bench;
 mod common;
-mod compile;
 mod compare;
+mod compile;
 mod eval;
 mod lint;
 mod scan;
