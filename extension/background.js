@@ -14,9 +14,9 @@
 // hold up the verdicts of another.
 
 import { loadState, save, siteEnabled, siteKey, MAX_DISMISSED, MAX_TRIAL_HITS } from './lib/storage.js';
-import {
-  loadWasm, compileAll, shippedPacks, joinPosts, expandBatch, engineTakesContext, describeFailures, checkPack, summarize,
-} from './lib/engine.js';
+import { loadScanner, shippedCompiled, openScanner, scanBatch, sourceDigest, Scanner } from './lib/scanner.js';
+import { loadWasm, compileAll, compileSources, allOptions, describeFailures, checkPack, summarize } from './lib/engine.js';
+import { LIMITS } from './lib/limits.js';
 import { api, restrictStorageToExtension } from './lib/browser.js';
 import { markKey } from './lib/export.js';
 import { initI18n, loadCatalog, resolveLocale, contentStrings, t } from './lib/i18n.js';
@@ -24,8 +24,8 @@ import { updateFromUrl, PackRefused } from './lib/remote.js';
 import { syncContentScripts } from './lib/sites.js';
 
 const PORT_NAME = 'flagpost';
-const MAX_BATCH_POSTS = 500;
-const MAX_POST_CHARS = 70000;
+const MAX_BATCH_POSTS = LIMITS.batchPosts;
+const MAX_POST_CHARS = LIMITS.maxTextUtf16;
 const MAX_CONTEXT_CHARS = 300;
 const SLICE_CHARS = 200000; // a few milliseconds of scanning
 const MAX_QUEUED_CHARS = 8000000; // per tab; past it a batch is answered "busy" and sent again later
@@ -33,6 +33,8 @@ const MAX_MARK_RULES = 200;
 const MAX_TRIAL_TEXT = 2000;
 const MAX_COUNTED = 50000; // posts × rules remembered so one post is counted once per rule
 const UPDATE_ALARM = 'flagpost-pack-updates';
+const COMPILED_KEY = 'compiledUserPacks'; // a cache: the sources in `userPacks` stay the only copy
+const DFA_DELAY_MS = 1000;
 
 const storageAccess = restrictStorageToExtension();
 
@@ -55,30 +57,88 @@ function state() {
   return statePromise;
 }
 
-// Compiles the enabled packs, each pack that works kept even when another does not (their
-// problems are reported as `failed`). When nothing compiles the previous engine keeps running;
-// with no previous engine it falls back to the shipped packs alone, so users are never left
-// unprotected.
+// Builds the engine from compiled packs: the shipped ones (compiled when the extension was
+// built) and the user's (compiled when they changed, kept in storage as a cache beside their
+// sources). Each pack that works is kept even when another does not (their problems are
+// reported as `failed`). When nothing can be used the previous engine keeps running; with no
+// previous engine it falls back to the shipped packs alone, so users are never left
+// unprotected. The first engine uses the phrase NFA, which builds fastest; a DFA engine
+// replaces it a moment later.
 function rebuild() {
   const previous = current;
   current = (async () => {
     const t0 = performance.now();
-    const [st] = await Promise.all([state(), loadWasm()]);
+    const [st, shipped] = await Promise.all([state(), shippedCompiled(), loadScanner()]);
     const t1 = performance.now();
-    let built = compileAll(st);
-    timings ??= { workerStartToBuildMs: t0 - startedAt, wasmAndStorageMs: t1 - t0, compileMs: performance.now() - t1 };
-    const failed = built.failed ?? [];
+    const user = await userCompiled(st);
+    const t2 = performance.now();
+    const settings = allOptions(st);
+    let blobs = user.bytes ? [shipped, user.bytes] : [shipped];
+    let built = openScanner(Scanner, blobs, settings, 'nfa');
+    if (built.errors?.some((e) => e.kind === 'compiled') && user.bytes) {
+      // The stored compiled form was refused (another format, damage): compile the sources again.
+      const fresh = await userCompiled(st, { refresh: true });
+      blobs = [shipped, fresh.bytes];
+      built = openScanner(Scanner, blobs, settings, 'nfa');
+    }
+    const failed = [...user.failed, ...(built.failed ?? []).map((f) => ({ ...f, name: f.origin, shipped: false }))];
+    timings ??= {
+      workerStartToBuildMs: t0 - startedAt, wasmAndStorageMs: t1 - t0, userPacksMs: t2 - t1,
+      compileMs: performance.now() - t2, ...(built.engine ? built.engine.timings() : {}),
+    };
     const errors = failed.length ? describeFailures(failed).map((display) => ({ display })) : null;
     if (built.errors) {
       const old = previous && (await previous.catch(() => null));
       if (old?.engine) return { ...old, errors: errors ?? built.errors, failed };
-      built = compileAll(st, shippedPacks().map((p) => ({ ...p, shipped: true })));
+      blobs = [shipped];
+      built = openScanner(Scanner, blobs, settings, 'nfa');
       if (built.errors) return { engine: null, info: [], errors: errors ?? built.errors, failed, generation };
     }
     generation += 1;
-    return { engine: built.engine, info: built.info, errors, failed, generation };
+    const result = { engine: built.engine, info: built.info, errors, failed, generation };
+    if (!built.engine.is_dfa()) setTimeout(() => upgrade(result, blobs, settings), DFA_DELAY_MS);
+    return result;
   })();
   return current;
+}
+
+// Swaps the first engine for one with a phrase DFA (faster scans), unless it was replaced.
+async function upgrade(result, blobs, settings) {
+  if ((await current.catch(() => null)) !== result) return;
+  const dfa = openScanner(Scanner, blobs, settings, 'auto');
+  if (!dfa.engine) return;
+  const nfa = result.engine;
+  result.engine = dfa.engine;
+  nfa.free();
+}
+
+const toBase64 = (bytes) => {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+};
+const fromBase64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+
+// The user's packs compiled: from storage when every source is as it was compiled, else
+// compiled now with the authoring module (loaded only then) and stored.
+async function userCompiled(st, { refresh = false } = {}) {
+  if (!st.userPacks.length) return { bytes: null, failed: [] };
+  const digests = st.userPacks.map((p) => sourceDigest(p.source));
+  if (!refresh) {
+    const cached = (await api.storage.local.get(COMPILED_KEY).catch(() => ({})))[COMPILED_KEY];
+    if (cached?.format === LIMITS.compiledFormat && JSON.stringify(cached.digests) === JSON.stringify(digests)) {
+      try {
+        return { bytes: fromBase64(cached.data), failed: cached.failed ?? [] };
+      } catch {
+        // Not base64: compile again below.
+      }
+    }
+  }
+  await loadWasm();
+  const { bytes, failed } = compileSources(st.userPacks.map(({ name, source }) => ({ name, source, shipped: false })));
+  const entry = { format: LIMITS.compiledFormat, digests, data: toBase64(bytes), failed };
+  await api.storage.local.set({ [COMPILED_KEY]: entry }).catch(() => {});
+  return { bytes, failed };
 }
 
 function engine() {
@@ -164,9 +224,8 @@ function scanSlice(built, job) {
     chars += texts[end].length;
     end += 1;
   }
-  const withContext = contexts && engineTakesContext() ? contexts.slice(start, end) : null;
-  const compact = built.engine.scan_batch(joinPosts(texts.slice(start, end), withContext));
-  for (const r of expandBatch(compact, built.info)) {
+  const withContext = contexts ? contexts.slice(start, end) : null;
+  for (const r of scanBatch(built.engine, built.info, texts.slice(start, end), withContext)) {
     r.i += start;
     const text = texts[r.i];
     noteHits(job, r, text, contexts?.[r.i] ?? '', built.info);

@@ -27,31 +27,23 @@ if [ "$have" != "$want" ]; then
   exit 1
 fi
 
-# The Wasm module is rebuilt when it is missing or the engine's sources are newer than it;
-# otherwise only the extension's files are assembled again.
-pkg_wasm=extension/pkg/flagpost_bg.wasm
-if [ ! -f "$pkg_wasm" ] || [ -n "$(find crate extension/packs Cargo.toml Cargo.lock package-lock.json -newer "$pkg_wasm" -type f 2>/dev/null | head -1)" ]; then
+# Two Wasm modules come from the crate: the scanner the worker loads (compiled packs in,
+# verdicts out; built without the `authoring` feature) and the authoring module for the
+# options page (parse, validate, run examples, compile). They are rebuilt when missing or when
+# the engine's sources are newer; otherwise only the extension's files are assembled again.
+pkg_wasm=extension/pkg/authoring_bg.wasm
+if [ ! -f "$pkg_wasm" ] || [ ! -f extension/pkg/scanner_bg.wasm ] || [ -n "$(find crate extension/packs Cargo.toml Cargo.lock package-lock.json -newer "$pkg_wasm" -type f 2>/dev/null | head -1)" ]; then
 # A `[profile.wasm]` in Cargo.toml (size-tuned) is used when present, else release.
 profile=release
 grep -q '^\[profile\.wasm\]' Cargo.toml && profile=wasm
-say "cargo build --profile $profile (wasm32-unknown-unknown)"
 # SIMD128 (all supported browsers have it) speeds up the byte searches inside the engine.
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:--C target-feature=+simd128}"
-cargo build --profile "$profile" --target wasm32-unknown-unknown -p flagpost --lib
-WASM_IN=target/wasm32-unknown-unknown/$profile/flagpost.wasm
-
-say "wasm-bindgen $have"
 rm -rf extension/pkg
-wasm-bindgen --target web --no-typescript --out-dir extension/pkg --out-name flagpost "$WASM_IN"
+mkdir -p extension/pkg
 
 # wasm-opt: the npm binaryen package (pinned in package-lock.json) is preferred. Debian's
 # wasm-opt 108 accepts the module but breaks its externref table (wasm-bindgen's reference
 # types), so an older system wasm-opt is not used.
-say "wasm-opt"
-OPT_FLAGS=(-O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
-  --enable-mutable-globals --enable-reference-types --enable-multivalue --strip-debug --strip-producers)
-raw=extension/pkg/flagpost_bg.wasm
-opt=extension/pkg/flagpost_bg.opt.wasm
 WASM_OPT=
 if [ -x node_modules/.bin/wasm-opt ]; then
   WASM_OPT=node_modules/.bin/wasm-opt
@@ -59,27 +51,37 @@ elif command -v wasm-opt >/dev/null; then
   v=$(wasm-opt --version | grep -o '[0-9]\+' | head -1)
   if [ "${v:-0}" -ge 116 ]; then WASM_OPT=wasm-opt; fi
 fi
-if [ -n "$WASM_OPT" ] && "$WASM_OPT" "${OPT_FLAGS[@]}" "$raw" -o "$opt"; then
-  mv "$opt" "$raw"
-else
-  echo "warning: no usable wasm-opt (run 'npm ci'); shipping the unoptimised module" >&2
-  rm -f "$opt"
-fi
-# The optimised module must still load and scan: instantiate it in node and flag a known post.
-node --input-type=module - "$ROOT/extension/pkg" <<'EOF_NODE'
-import fs from 'node:fs';
-const dir = process.argv[2];
-const pkg = await import(dir + '/flagpost.js');
-pkg.initSync({ module: fs.readFileSync(dir + '/flagpost_bg.wasm') });
-const engine = new pkg.WasmEngine(pkg.shipped_packs(), '{}');
-const out = JSON.parse(engine.scan_batch('We need men aged 18-45 who are in Ukraine or are ready to go\u001eHello'));
-if (!Array.isArray(out)) throw new Error('scan_batch did not return a list');
-console.error(`wasm check: ${JSON.parse(engine.info()).length} pack(s) compiled, ${out.length} of 2 posts with hits`);
-EOF_NODE
-printf 'wasm: %s bytes, %s gzipped\n' "$(stat -c %s "$raw")" "$(gzip -9c "$raw" | wc -c)" >&2
+OPT_FLAGS=(--enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
+  --enable-mutable-globals --enable-reference-types --enable-multivalue --strip-debug --strip-producers)
+
+# wasm_module NAME LEVEL CARGO_FLAGS...: builds, binds and optimises one module.
+wasm_module() {
+  local name=$1 level=$2
+  shift 2
+  say "cargo build --profile $profile $* (wasm32-unknown-unknown): $name"
+  cargo build --profile "$profile" --target wasm32-unknown-unknown -p flagpost --lib "$@"
+  wasm-bindgen --target web --no-typescript --out-dir extension/pkg --out-name "$name" \
+    "target/wasm32-unknown-unknown/$profile/flagpost.wasm"
+  local raw=extension/pkg/${name}_bg.wasm opt=extension/pkg/${name}_bg.opt.wasm
+  if [ -n "$WASM_OPT" ] && "$WASM_OPT" "$level" "${OPT_FLAGS[@]}" "$raw" -o "$opt"; then
+    mv "$opt" "$raw"
+  else
+    echo "warning: no usable wasm-opt (run 'npm ci'); shipping the unoptimised $name module" >&2
+    rm -f "$opt"
+  fi
+  printf 'wasm %s: %s bytes, %s gzipped\n' "$name" "$(stat -c %s "$raw")" "$(gzip -9c "$raw" | wc -c)" >&2
+}
+say "wasm-bindgen $have, wasm-opt: ${WASM_OPT:-none}"
+wasm_module scanner -O3 --no-default-features
+wasm_module authoring -O3
 else
   say "extension/pkg is up to date with the engine's sources"
 fi
+
+# The shipped packs compiled for the scanner (extension/pkg/shipped.fpk) and the limits the
+# content scripts and the worker share, both from the modules just built; then the scanner
+# must load those packs and flag a known post.
+node scripts/after-wasm.mjs extension
 
 # assemble BROWSER OUT VARIANT: copies the extension and writes its manifest.
 assemble() {

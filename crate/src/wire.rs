@@ -7,8 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{EngineOptions, PackInfo};
+use crate::engine::{Automaton, Engine, EngineOptions, PackInfo};
 use crate::error::{ErrorKind, PackError, PackErrors};
+use crate::pack::RulePack;
 use crate::verdict::{convert_offsets, utf16_unit, Verdict};
 
 /// A problem in a pack, with where it is.
@@ -63,6 +64,8 @@ pub struct EngineSettings {
     pub disabled_packs: Vec<String>,
     /// Replaces every pack's threshold.
     pub threshold: Option<f64>,
+    /// Categories whose rules are switched off, in every pack.
+    pub disabled_categories: Vec<String>,
 }
 
 impl EngineSettings {
@@ -74,6 +77,83 @@ impl EngineSettings {
             ..EngineOptions::default()
         }
     }
+}
+
+/// A pack that could not join the others, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedPack {
+    /// Where it came from (its file name).
+    pub origin: String,
+    pub id: Option<String>,
+    pub version: Option<String>,
+    pub errors: Vec<WireError>,
+}
+
+/// The packs an engine is built from: a later pack replaces an earlier one with the same id
+/// (an imported pack replaces the shipped one), switched-off packs are left out, and the rules
+/// of switched-off categories join the switched-off rules. This is the one place that decides
+/// which packs are in use.
+pub fn select_packs(
+    mut packs: Vec<RulePack>,
+    settings: &EngineSettings,
+) -> (Vec<RulePack>, EngineOptions) {
+    let mut seen = std::collections::HashSet::new();
+    let mut keep: Vec<bool> = packs
+        .iter()
+        .rev()
+        .map(|p| seen.insert(p.id.clone()))
+        .collect();
+    keep.reverse();
+    let mut keep = keep.into_iter();
+    packs.retain(|p| keep.next().unwrap_or(true) && !settings.disabled_packs.contains(&p.id));
+    let mut options = settings.options();
+    if !settings.disabled_categories.is_empty() {
+        for p in &packs {
+            for r in &p.rules {
+                if settings.disabled_categories.contains(&r.category) {
+                    options.disabled_rules.push((p.id.clone(), r.id.clone()));
+                }
+            }
+        }
+    }
+    (packs, options)
+}
+
+/// Builds an engine from the packs in use, keeping every pack that works: when the set does
+/// not compile together, packs are added one at a time in order and each that still compiles
+/// beside those kept is kept. One bad or oversized pack never takes the others down.
+/// Fails only when no pack at all can be used.
+pub fn build_keeping(
+    packs: Vec<RulePack>,
+    settings: &EngineSettings,
+    automaton: Automaton,
+) -> Result<(Engine, Vec<FailedPack>), PackErrors> {
+    let (packs, mut options) = select_packs(packs, settings);
+    options.automaton = automaton;
+    let whole = match Engine::compile(&packs, &options) {
+        Ok(engine) => return Ok((engine, Vec::new())),
+        Err(e) => e,
+    };
+    let mut kept: Vec<RulePack> = Vec::new();
+    let mut failed = Vec::new();
+    for pack in packs {
+        kept.push(pack);
+        if let Err(e) = Engine::compile(&kept, &options) {
+            let pack = kept.pop().expect("just pushed");
+            failed.push(FailedPack {
+                origin: pack.origin,
+                id: Some(pack.id),
+                version: Some(pack.version),
+                errors: wire_errors(&e),
+            });
+        }
+    }
+    if kept.is_empty() {
+        return Err(whole);
+    }
+    let engine = Engine::compile(&kept, &options)?;
+    Ok((engine, failed))
 }
 
 /// A loaded pack, for display.
@@ -190,6 +270,65 @@ impl WireVerdict {
                 .collect(),
         }
     }
+}
+
+/// An example that did not behave as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireExampleFailure {
+    pub rule: Option<String>,
+    pub expect_flag: bool,
+    pub text: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireExamples {
+    pub passed: usize,
+    pub failures: Vec<WireExampleFailure>,
+}
+
+impl From<&crate::ExampleReport> for WireExamples {
+    fn from(r: &crate::ExampleReport) -> Self {
+        WireExamples {
+            passed: r.passed,
+            failures: r
+                .failures
+                .iter()
+                .map(|f| WireExampleFailure {
+                    rule: f.rule.clone(),
+                    expect_flag: f.expect_flag,
+                    text: f.text.clone(),
+                    message: f.message.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What checking one pack found: it parses, compiles alone, and its examples pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckReport {
+    pub ok: bool,
+    pub pack: Option<PackSummary>,
+    pub errors: Vec<WireError>,
+    pub examples: Option<WireExamples>,
+}
+
+/// A pack source named by what it declares, or why it cannot be read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SourceSummary {
+    Pack {
+        id: String,
+        name: String,
+        version: String,
+    },
+    Errors {
+        errors: Vec<WireError>,
+    },
 }
 
 /// The verdicts of a batch as flat arrays, built without allocating per post: only posts

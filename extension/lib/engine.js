@@ -1,28 +1,38 @@
-// Loads the Wasm engine and compiles the enabled packs. Used by the background and by
-// extension pages (options playground, pack import), never by content scripts.
+// The authoring engine: parses, validates, runs examples and compiles packs (the authoring
+// Wasm module, which contains the scanner too). Used by the options page and playground, and
+// by the worker only when a user's packs must be compiled from their sources (an import, an
+// update, a stored compiled form that was refused). Never by content scripts.
 
-import init, * as wasm from '../pkg/flagpost.js';
+import init, * as wasm from '../pkg/authoring.js';
 import { packStateOf } from './storage.js';
+import { openScanner } from './scanner.js';
 
-const { WasmEngine, check_pack, shipped_packs, pack_summaries } = wasm;
+const { Scanner, check_pack, shipped_sources, pack_summaries, compile_sources } = wasm;
+
+export { joinPosts, scanBatch, SEPARATOR, CONTEXT_SEPARATOR } from './scanner.js';
 
 let wasmReady = null;
 
 export function loadWasm() {
-  wasmReady ??= init({ module_or_path: new URL('../pkg/flagpost_bg.wasm', import.meta.url) });
+  wasmReady ??= init({ module_or_path: new URL('../pkg/authoring_bg.wasm', import.meta.url) });
   return wasmReady;
 }
 
+const sourcesOf = (packs) => packs.map(({ name, source }) => ({ name, source }));
+
+// The shipped packs' sources: [{ name, source }].
 export function shippedPacks() {
-  return JSON.parse(shipped_packs());
+  return shipped_sources();
 }
 
+// [{ id, name, version } | { errors }] for each source, in order, without compiling.
 export function summarize(packs) {
-  return JSON.parse(pack_summaries(JSON.stringify(packs.map(({ name, source }) => ({ name, source })))));
+  return pack_summaries(sourcesOf(packs));
 }
 
+// { ok, pack, errors, examples: { passed, failures } }.
 export function checkPack(source, name) {
-  return JSON.parse(check_pack(source, name));
+  return check_pack(source, name);
 }
 
 // Every pack known to the extension, shipped first, each with its parsed id and version.
@@ -62,6 +72,7 @@ export function allSources(state) {
   ];
 }
 
+// The settings the engine decides pack use from (EngineSettings in crate/src/wire.rs).
 export function allOptions(state) {
   const disabledRules = [];
   const shadowPacks = [];
@@ -77,34 +88,25 @@ export function allOptions(state) {
   };
 }
 
-// Compiles packs in one pass inside the engine (each parsed once): switched-off packs are
-// left out by id and an imported pack replaces a shipped one with the same id.
-//
-// When the set does not compile, packs are compiled again one at a time, in order (shipped
-// first, then imports oldest first), and each pack that still compiles beside those already
-// kept is kept: one bad or oversized pack never takes the others down with it. Returns
+// Compiles sources for the scanner: { bytes, failed: [{ name, id, version, shipped, errors }] }.
+// Every pack that compiles alone is in `bytes`; whether it is used is decided when an engine
+// is built from them.
+export function compileSources(sources) {
+  const { bytes, failed } = compile_sources(sourcesOf(sources));
+  return { bytes, failed: failed.map((f) => failure(sources, f)) };
+}
+
+function failure(sources, f) {
+  const source = sources.find((s) => s.name === f.origin);
+  return { name: f.origin, id: f.id ?? null, version: f.version ?? null, shipped: !!source?.shipped, errors: f.errors };
+}
+
+// Compiles packs and builds an engine from them, each pack that works kept even when another
+// does not: one bad or oversized pack never takes the others down with it. Returns
 // { engine, info, failed: [{ name, id, version, shipped, errors }] } or, when nothing at all
 // compiles, { errors, failed }.
 export function compileAll(state, sources = allSources(state)) {
-  const options = allOptions(state);
-  const whole = build(sources, options);
-  if (!whole.errors) return { ...whole, failed: [] };
-  const names = summarize(sources);
-  const kept = [];
-  const failed = [];
-  sources.forEach((source, i) => {
-    const trial = build([...kept, source], options);
-    if (trial.errors) {
-      const summary = names[i] ?? {};
-      failed.push({ name: source.name, id: summary.id ?? null, version: summary.version ?? null, shipped: !!source.shipped, errors: trial.errors });
-    } else {
-      kept.push(source);
-      trial.engine.free();
-    }
-  });
-  const built = build(kept, options);
-  if (built.errors) return { errors: built.errors, failed };
-  return { ...built, failed };
+  return build(sources, allOptions(state));
 }
 
 // One line per failed pack, for people: "mine.toml (mine 1.0.0): file:line:col: what is wrong".
@@ -116,89 +118,24 @@ export function describeFailures(failed) {
   });
 }
 
-// Compiles the given packs; returns { engine, info } or { errors } (with line and column).
+// Compiles the given packs; returns { engine, info, failed } or { errors } (with line and column).
 export function compile(state, packs = activePacks(state)) {
-  return build(packs, engineOptions(state, packs));
-}
-
-// Categories switched off in the options become switched-off rules: the engine is compiled,
-// the rules of those categories are read from its tables, and it is compiled again without
-// them (only when some rule in use has such a category).
-function build(packs, options) {
-  const { disabledCategories = [], ...engineOptions } = options;
-  const first = buildOnce(packs, engineOptions);
-  if (first.errors || !disabledCategories.length) return first;
-  const off = new Set(disabledCategories);
-  const extra = [];
-  for (const pack of first.info) {
-    for (const rule of pack.rules) if (rule.enabled && off.has(rule.category)) extra.push([pack.id, rule.id]);
+  const built = build(packs, engineOptions(state, packs));
+  if (built.failed?.length && !built.errors) {
+    built.engine.free();
+    return { errors: built.failed.flatMap((f) => f.errors) };
   }
-  if (!extra.length) return first;
-  first.engine.free();
-  return buildOnce(packs, { ...engineOptions, disabledRules: [...(engineOptions.disabledRules ?? []), ...extra] });
+  return built;
 }
 
-function buildOnce(packs, options) {
-  try {
-    const engine = new WasmEngine(
-      JSON.stringify(packs.map(({ name, source }) => ({ name, source }))),
-      JSON.stringify(options),
-    );
-    return { engine, info: JSON.parse(engine.info()) };
-  } catch (e) {
-    let errors;
-    try { errors = JSON.parse(String(e)); } catch { errors = [{ display: String(e), message: String(e) }]; }
-    return { errors };
+function build(sources, settings) {
+  const compiled = compileSources(sources);
+  const built = openScanner(Scanner, [compiled.bytes], settings, 'auto');
+  const failed = [...compiled.failed, ...(built.failed ?? []).map((f) => failure(sources, f))];
+  if (built.errors) return { errors: failed.length ? failed.flatMap((f) => f.errors) : built.errors, failed };
+  if (!built.info.length && failed.length) {
+    built.engine.free();
+    return { errors: failed.flatMap((f) => f.errors), failed };
   }
-}
-
-// Posts are joined with U+001E. A post with context (its channel, group or thread title) is
-// written as context + U+001F + text; span offsets in verdicts refer to the text alone. Either
-// separator inside a context or a text becomes a space, which keeps every UTF-16 offset in place.
-export const SEPARATOR = '\u001e';
-export const CONTEXT_SEPARATOR = '\u001f';
-const SEPARATORS = /[\u001e\u001f]/g;
-
-const clean = (s) => (s.includes(SEPARATOR) || s.includes(CONTEXT_SEPARATOR) ? s.replace(SEPARATORS, ' ') : s);
-
-export function joinPosts(texts, contexts = null) {
-  return texts.map((t, i) => {
-    const context = contexts?.[i];
-    return context ? clean(context) + CONTEXT_SEPARATOR + clean(t) : clean(t);
-  }).join(SEPARATOR);
-}
-
-// Whether the loaded engine reads a post's context before U+001F (and counts spans in the text
-// after it). An engine that does not would read the context as part of the text and shift
-// every span, so contexts are only sent to one that says it does.
-export function engineTakesContext(module = wasm) {
-  try {
-    return typeof module.context_separator === 'function' && module.context_separator() === CONTEXT_SEPARATOR;
-  } catch {
-    return false;
-  }
-}
-
-// Compact batch verdicts → per-post results that content scripts can render without the
-// engine's tables: [{ i, flagged, score, truncated, rules: [...], shadow: [...] }].
-export function expandBatch(compact, info) {
-  const out = [];
-  for (const [i, flagged, score, truncated, hits] of JSON.parse(compact)) {
-    const rules = [];
-    const shadow = [];
-    for (const [packIndex, ruleIndex, isShadow, flat] of hits) {
-      const pack = info[packIndex];
-      const rule = pack?.rules[ruleIndex];
-      if (!rule) continue;
-      const spans = [];
-      for (let k = 0; k + 1 < flat.length; k += 2) spans.push([flat[k], flat[k + 1]]);
-      const hit = {
-        id: rule.id, pack: pack.id, packVersion: pack.version, category: rule.category,
-        severity: rule.severity, weight: rule.weight, description: rule.description, spans,
-      };
-      (isShadow ? shadow : rules).push(hit);
-    }
-    out.push({ i, flagged: flagged === 1, score, truncated: truncated === 1, rules, shadow });
-  }
-  return out;
+  return { ...built, failed };
 }

@@ -533,7 +533,7 @@ function runPlayground() {
     preview.replaceChildren();
     return;
   }
-  const v = JSON.parse(playgroundEngine.engine.scan_one(text));
+  const v = playgroundEngine.engine.scan_one(text);
   verdictBox.dataset.flagged = String(v.flagged);
   const rows = v.rules.map((r) => el('tr', { 'data-rule': r.id }, [
     el('td', {}, [el('code', { text: r.id })]), el('td', { text: `${r.pack} ${r.packVersion}` }),
