@@ -133,8 +133,11 @@ run_tests() {
   cargo fmt --all -- --check
   say "cargo clippy -D warnings"
   cargo clippy --all-targets --profile ci -- -D warnings
-  say "the engine builds for wasm32-unknown-unknown"
-  cargo build --lib --profile ci --target wasm32-unknown-unknown -p flagpost
+  say "cargo clippy -D warnings, wasm32: the scanner and the authoring module"
+  cargo clippy --lib --profile ci --target wasm32-unknown-unknown -p flagpost --no-default-features -- -D warnings
+  cargo clippy --lib --profile ci --target wasm32-unknown-unknown -p flagpost -- -D warnings
+  say "cargo doc -D warnings"
+  RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p flagpost --lib
   say "cargo test"
   cargo test --profile ci
   say "shipped packs: lint, examples, labelled quotes"

@@ -485,4 +485,66 @@ mod tests {
         assert_eq!(b.spans, vec![2, 6]);
         assert_eq!(b.scores, vec![1.5]);
     }
+
+    #[cfg(feature = "authoring")]
+    fn pack(id: &str, version: &str, extra: &str) -> RulePack {
+        let src = format!(
+            "id = \"{id}\"\nname = \"{id}\"\nversion = \"{version}\"\nlicense = \"CC0-1.0\"\nthreshold = 1.0\n\
+             [[rules]]\nid = \"r\"\ncategory = \"c_{id}\"\nseverity = \"low\"\nweight = 1.0\ndescription = \"d\"\n\
+             condition = {{ any = [{{ phrases = [\"word {id}\"] }}{extra}] }}\n"
+        );
+        crate::parse_pack(&src, crate::PackFormat::Toml, &format!("{id}.toml")).unwrap()
+    }
+
+    #[cfg(feature = "authoring")]
+    #[test]
+    fn a_later_pack_replaces_one_with_its_id_and_settings_leave_packs_and_categories_out() {
+        let packs = vec![
+            pack("a", "1.0.0", ""),
+            pack("b", "1.0.0", ""),
+            pack("a", "2.0.0", ""),
+        ];
+        let (kept, options) = select_packs(packs.clone(), &EngineSettings::default());
+        let ids: Vec<_> = kept
+            .iter()
+            .map(|p| (p.id.as_str(), p.version.as_str()))
+            .collect();
+        assert_eq!(ids, vec![("b", "1.0.0"), ("a", "2.0.0")]);
+        assert!(options.disabled_rules.is_empty());
+        let settings = EngineSettings {
+            disabled_packs: vec!["b".into()],
+            disabled_categories: vec!["c_a".into()],
+            ..EngineSettings::default()
+        };
+        let (kept, options) = select_packs(packs, &settings);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(options.disabled_rules, vec![("a".into(), "r".into())]);
+    }
+
+    #[cfg(feature = "authoring")]
+    #[test]
+    fn a_pack_that_cannot_join_the_others_is_left_out_and_named() {
+        // Each pack alone is within the regex limit; the two together are not.
+        let many = |id: &str| {
+            (0..crate::limits::MAX_REGEXES / 2 + 10)
+                .map(|i| format!(", {{ regex = 'q{id}x{i}[0-9]{{2}}' }}"))
+                .collect::<String>()
+        };
+        let packs = vec![
+            pack("a", "1.0.0", &many("a")),
+            pack("b", "1.0.0", &many("b")),
+        ];
+        let (engine, failed) =
+            build_keeping(packs, &EngineSettings::default(), Automaton::Nfa).unwrap();
+        assert_eq!(engine.packs().len(), 1);
+        assert_eq!(engine.packs()[0].id, "a");
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].id.as_deref(), Some("b"));
+        assert_eq!(failed[0].origin, "b.toml");
+        assert!(
+            failed[0].errors[0].display.contains("limit"),
+            "{:?}",
+            failed[0].errors
+        );
+    }
 }

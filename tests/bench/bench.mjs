@@ -57,6 +57,33 @@ for (let i = 0; feedPosts.length < FEED_POSTS; i++) {
   feedPosts.push(i % 50 === 25 ? positives[(i / 50) % positives.length | 0] : tweets[(i * 7919) % tweets.length]);
 }
 
+// The same generated pack as `flagpost bench` (crate/src/bin/flagpost/bench.rs, generated_pack).
+function generatedPack(phrases, regexes) {
+  const syllables = ['ka', 'lo', 'mer', 'tis', 'van', 'ru', 'sel', 'dor', 'pra', 'zen', 'ток', 'мир', 'зан', 'вол', 'пре', 'сти'];
+  const mask = (1n << 64n) - 1n;
+  let state = 0x2545f491n;
+  const word = () => {
+    let w = '';
+    for (let i = 0; i < 3; i++) {
+      state ^= (state << 13n) & mask;
+      state ^= state >> 7n;
+      state ^= (state << 17n) & mask;
+      w += syllables[Number(state % BigInt(syllables.length))];
+    }
+    return w;
+  };
+  let s = 'id = "generated"\nname = "Generated"\nversion = "1.0.0"\nlicense = "CC0-1.0"\nthreshold = 1.0\n';
+  const rules = 100;
+  for (let r = 0; r < rules; r++) {
+    const list = [];
+    for (let k = 0; k < phrases / rules; k++) list.push(`"${word()} ${word()}${k % 5 === 0 ? '*' : ''}"`);
+    const res = [];
+    for (let k = 0; k < regexes / rules; k++) res.push(`{ regex = '${word()}\\s+\\d{1,3}\\s+${word()}' }`);
+    s += `[[rules]]\nid = "r${r}"\ncategory = "test"\nseverity = "low"\nweight = 1.0\ndescription = "generated"\ncondition = { any = [{ phrases = [${list.join(', ')}] }, ${res.join(', ')}] }\n`;
+  }
+  return s;
+}
+
 const server = await startServer();
 const ext = await launchWithExtension();
 const results = {};
@@ -68,11 +95,10 @@ try {
   await page.waitForSelector('body[data-ready="true"]');
   const shippedSource = fs.readFileSync(path.join(REPO, 'extension', 'packs', 'recruitment.toml'), 'utf8');
   results.throughput = await page.evaluate(async ({ posts, rounds, source }) => {
-    const eng = await import(chrome.runtime.getURL('extension/lib/engine.js'));
-    const { WasmEngine } = await import(chrome.runtime.getURL('extension/pkg/flagpost.js'));
-    await eng.loadWasm();
-    const engine = new WasmEngine(JSON.stringify(eng.shippedPacks()), '{}');
-    const info = JSON.parse(engine.info());
+    const sc = await import(chrome.runtime.getURL('extension/lib/scanner.js'));
+    await sc.loadScanner();
+    const built = sc.openScanner(sc.Scanner, [await sc.shippedCompiled()], {}, 'auto');
+    const { engine, info } = built;
     const mb = new TextEncoder().encode(posts.join('')).length / 1e6;
 
     // What a keyword-muting extension does: phrase lists as case-insensitive RegExps.
@@ -97,14 +123,18 @@ try {
       flagged = 0;
       let scanMs = 0;
       for (let i = 0; i < posts.length; i += 100) {
-        const joined = eng.joinPosts(posts.slice(i, i + 100));
+        const slice = posts.slice(i, i + 100);
         const s = performance.now();
-        const compact = engine.scan_batch(joined);
+        engine.scan_batch(sc.joinPosts(slice));
         scanMs += performance.now() - s;
-        for (const r of eng.expandBatch(compact, info)) if (r.flagged) flagged++;
+      }
+      const scanOnly = mb / (scanMs / 1000);
+      t = performance.now();
+      for (let i = 0; i < posts.length; i += 100) {
+        for (const r of sc.scanBatch(engine, info, posts.slice(i, i + 100))) if (r.flagged) flagged++;
       }
       wasm.push(mb / ((performance.now() - t) / 1000));
-      wasmScanOnly.push(mb / (scanMs / 1000));
+      wasmScanOnly.push(scanOnly);
       t = performance.now();
       jsHits = 0;
       for (const p of posts) for (const re of regexes) if (re.test(p)) jsHits++;
@@ -119,6 +149,26 @@ try {
     }
     return { mb, posts: posts.length, wasm, wasmScanOnly, js, jsSubstring, needles: needles.length, flagged, jsHits, regexes: regexes.length, phrases: lists.flat().length };
   }, { posts: tweets, rounds: ROUNDS, source: shippedSource });
+  results.loading = await page.evaluate(async ({ generated, rounds }) => {
+    const eng = await import(chrome.runtime.getURL('extension/lib/engine.js'));
+    const sc = await import(chrome.runtime.getURL('extension/lib/scanner.js'));
+    await Promise.all([eng.loadWasm(), sc.loadScanner()]);
+    const shipped = await sc.shippedCompiled();
+    const time = (f) => { const t = performance.now(); f(); return performance.now() - t; };
+    const out = { fromSource: [], generatedNfa: [], generatedDfa: [], shippedNfa: [], shippedDfa: [], shippedFromSource: [] };
+    let generatedBytes = 0;
+    for (let r = 0; r < Math.max(rounds, 5); r++) {
+      let bytes;
+      out.fromSource.push(time(() => { bytes = eng.compileSources([{ name: 'generated.toml', source: generated }]).bytes; }));
+      generatedBytes = bytes.length;
+      out.generatedNfa.push(time(() => new sc.Scanner([bytes], {}, 'nfa').free()));
+      out.generatedDfa.push(time(() => new sc.Scanner([bytes], {}, 'auto').free()));
+      out.shippedNfa.push(time(() => new sc.Scanner([shipped], {}, 'nfa').free()));
+      out.shippedDfa.push(time(() => new sc.Scanner([shipped], {}, 'auto').free()));
+      out.shippedFromSource.push(time(() => eng.compileAll({ userPacks: [], packState: {}, settings: { threshold: null } }).engine.free()));
+    }
+    return { ...out, generatedBytes, shippedBytes: shipped.length };
+  }, { generated: generatedPack(3000, 300), rounds: ROUNDS });
   await page.close();
 
   // ---- cold start: stop the worker, then time one new post to its verdict ----
@@ -189,9 +239,14 @@ try {
 }
 
 // ---- sizes ----
-const wasmFile = path.join(REPO, 'dist', 'chrome', 'extension', 'pkg', 'flagpost_bg.wasm');
-const wasmRaw = fs.statSync(wasmFile).size;
-const wasmGz = zlib.gzipSync(fs.readFileSync(wasmFile), { level: 9 }).length;
+const sizeOf = (name) => {
+  const file = path.join(REPO, 'dist', 'chrome', 'extension', 'pkg', `${name}_bg.wasm`);
+  return { raw: fs.statSync(file).size, gz: zlib.gzipSync(fs.readFileSync(file), { level: 9 }).length };
+};
+const scannerSize = sizeOf('scanner');
+const authoringSize = sizeOf('authoring');
+const kib = (x) => (x / 1024).toFixed(0);
+const L = results.loading;
 
 const t = results.throughput;
 const wasmMed = median(t.wasm);
@@ -225,8 +280,16 @@ const lines = [
   `| long tasks ≥ 50 ms during the feed, with the extension | ${feedR.longTasks.length}${feedR.longTasks.length ? ` (${feedR.longTasks.join(', ')} ms)` : ''} |`,
   `| long tasks ≥ 50 ms, same feed without the extension | ${results.bare.longTasks.length} |`,
   `| worker cold start → first verdict (stopped worker, one new post), median of 5 | ${f1(median(results.coldStart))} ms (${results.coldStart.map((x) => Math.round(x)).join(', ')}) |`,
-  `| of which: worker start → engine build begins / Wasm instantiate + storage / pack parse + compile (medians) | ${f1(median(results.coldTimings.map((x) => x?.workerStartToBuildMs)))} / ${f1(median(results.coldTimings.map((x) => x?.wasmAndStorageMs)))} / ${f1(median(results.coldTimings.map((x) => x?.compileMs)))} ms |`,
-  `| Wasm module, optimised | ${(wasmRaw / 1024).toFixed(0)} KiB raw, ${(wasmGz / 1024).toFixed(0)} KiB gzipped |`,
+  `| of which: worker start → engine build begins / Wasm instantiate + storage + shipped packs / reading compiled packs / building the engine (NFA) (medians) | ${f1(median(results.coldTimings.map((x) => x?.workerStartToBuildMs)))} / ${f1(median(results.coldTimings.map((x) => x?.wasmAndStorageMs)))} / ${f1(median(results.coldTimings.map((x) => x?.decodeMs)))} / ${f1(median(results.coldTimings.map((x) => x?.buildMs)))} ms |`,
+  `| worker (scanner) Wasm module, optimised | ${kib(scannerSize.raw)} KiB raw, ${kib(scannerSize.gz)} KiB gzipped |`,
+  `| authoring Wasm module (options page), optimised | ${kib(authoringSize.raw)} KiB raw, ${kib(authoringSize.gz)} KiB gzipped |`,
+  '',
+  `Loading packs in Wasm (medians of ${L.shippedNfa.length}, same run):`,
+  '',
+  '| packs | from compiled form, phrase NFA | from compiled form, phrase DFA | from source (parse, validate, compile, build) |',
+  '| --- | ---: | ---: | ---: |',
+  `| shipped pack (${kib(L.shippedBytes)} KiB compiled) | ${f1(median(L.shippedNfa))} ms | ${f1(median(L.shippedDfa))} ms | ${f1(median(L.shippedFromSource))} ms |`,
+  `| generated, 3,000 phrases + 300 regexes (${kib(L.generatedBytes)} KiB compiled) | ${f1(median(L.generatedNfa))} ms | ${f1(median(L.generatedDfa))} ms | ${f1(median(L.fromSource) + median(L.generatedDfa))} ms |`,
   '',
 ];
 const section = lines.filter((l, i, a) => !(l === '' && a[i - 1] === '')).join('\n');
