@@ -192,3 +192,57 @@ test('engine: batch wire format — posts joined with U+001E, context before U+0
   const joined = joinPosts(['ready\u001fto go'], ['ctx']);
   assert.equal(joined.split(CONTEXT_SEPARATOR)[1].indexOf('to go'), 'ready\u001fto go'.indexOf('to go'));
 });
+
+// The worker's scanner module and the command line give the same verdicts on real posts: the
+// labelled rows and a slice of the corpus tweets, through the shipped packs compiled at build.
+const nativeBin = path.join(ROOT, 'target', 'release', 'flagpost');
+const corpusDir = path.join(ROOT, 'crate', 'testdata', 'corpus');
+test('engine: the Wasm scanner and the command line agree on every labelled row and 5,000 tweets', {
+  skip: (!haveWasm && 'extension/pkg is not built') || (!fs.existsSync(nativeBin) && 'target/release/flagpost is not built'),
+}, async () => {
+  const { execFileSync } = await import('node:child_process');
+  const zlib = await import('node:zlib');
+  const posts = [];
+  for (const f of fs.readdirSync(corpusDir).filter((n) => n.endsWith('.jsonl')).sort()) {
+    for (const line of fs.readFileSync(path.join(corpusDir, f), 'utf8').split('\n')) {
+      if (line.trim()) posts.push(JSON.parse(line));
+    }
+  }
+  const tweets = path.join(ROOT, '..', 'shared', 'corpus', 'ira-tweets-ru.jsonl.gz');
+  if (fs.existsSync(tweets)) {
+    const lines = zlib.gunzipSync(fs.readFileSync(tweets)).toString('utf8').split('\n').filter(Boolean);
+    for (const line of lines.slice(0, 5000)) posts.push(JSON.parse(line));
+  }
+  const input = posts.map((p) => JSON.stringify({ text: p.text, context: p.context ?? undefined })).join('\n') + '\n';
+  const native = execFileSync(nativeBin, ['scan', '--threads', '1'], { input, maxBuffer: 1 << 28 }).toString('utf8')
+    .split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  assert.equal(native.length, posts.length);
+
+  const scanner = await import(path.join(pkgDir, 'scanner.js'));
+  scanner.initSync({ module: fs.readFileSync(path.join(pkgDir, 'scanner_bg.wasm')) });
+  const { openScanner, scanBatch } = await import('../../extension/lib/scanner.js');
+  const built = openScanner(scanner.Scanner, [fs.readFileSync(path.join(pkgDir, 'shipped.fpk'))], {}, 'auto');
+  assert.ok(built.engine, JSON.stringify(built.errors));
+  const wasm = new Map();
+  for (let i = 0; i < posts.length; i += 100) {
+    const slice = posts.slice(i, i + 100);
+    for (const r of scanBatch(built.engine, built.info, slice.map((p) => p.text), slice.map((p) => p.context ?? ''))) wasm.set(i + r.i, r);
+  }
+  built.engine.free();
+  // Native offsets count characters; Wasm's count UTF-16 units.
+  const utf16 = (text, at) => Array.from(text).slice(0, at).join('').length;
+  let flagged = 0;
+  posts.forEach((p, i) => {
+    const n = native[i];
+    const w = wasm.get(i) ?? { flagged: false, score: 0, rules: [] };
+    const where = `post ${i}: ${p.text.slice(0, 80)}`;
+    assert.equal(w.flagged, n.flagged, where);
+    assert.ok(Math.abs(w.score - n.score) < 1e-9, `${where}: score ${w.score} vs ${n.score}`);
+    assert.deepEqual(w.rules.map((r) => r.id).sort(), n.rules.map((r) => r.id).sort(), where);
+    const nativeSpans = n.hits.map((h) => `${h.rule}:${utf16(p.text, h.start)}-${utf16(p.text, h.end)}`).sort();
+    const wasmSpans = w.rules.flatMap((r) => r.spans.map(([s, e]) => `${r.id}:${s}-${e}`)).sort();
+    assert.deepEqual([...new Set(wasmSpans)], [...new Set(nativeSpans)], where);
+    if (n.flagged) flagged++;
+  });
+  assert.ok(flagged > 100, `only ${flagged} posts flagged: the comparison would say little`);
+});
