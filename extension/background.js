@@ -70,20 +70,20 @@ function rebuild() {
     const t0 = performance.now();
     const [st, shipped] = await Promise.all([state(), shippedCompiled(), loadScanner()]);
     const t1 = performance.now();
-    const user = await userCompiled(st);
+    let user = await userCompiled(st);
     const t2 = performance.now();
     const settings = allOptions(st);
     let blobs = user.bytes ? [shipped, user.bytes] : [shipped];
     let built = openScanner(Scanner, blobs, settings, 'nfa');
     if (built.errors?.some((e) => e.kind === 'compiled') && user.bytes) {
       // The stored compiled form was refused (another format, damage): compile the sources again.
-      const fresh = await userCompiled(st, { refresh: true });
-      blobs = [shipped, fresh.bytes];
+      user = await userCompiled(st, { refresh: true });
+      blobs = [shipped, user.bytes];
       built = openScanner(Scanner, blobs, settings, 'nfa');
     }
     const failed = [...user.failed, ...(built.failed ?? []).map((f) => ({ ...f, name: f.origin, shipped: false }))];
     timings ??= {
-      workerStartToBuildMs: t0 - startedAt, wasmAndStorageMs: t1 - t0, userPacksMs: t2 - t1,
+      workerStartToBuildMs: t0 - startedAt, wasmAndStorageMs: t1 - t0, userPacksMs: t2 - t1, userPacksFrom: user.from,
       compileMs: performance.now() - t2, ...(built.engine ? built.engine.timings() : {}),
     };
     const errors = failed.length ? describeFailures(failed).map((display) => ({ display })) : null;
@@ -122,13 +122,13 @@ const fromBase64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0))
 // The user's packs compiled: from storage when every source is as it was compiled, else
 // compiled now with the authoring module (loaded only then) and stored.
 async function userCompiled(st, { refresh = false } = {}) {
-  if (!st.userPacks.length) return { bytes: null, failed: [] };
+  if (!st.userPacks.length) return { bytes: null, failed: [], from: 'none' };
   const digests = st.userPacks.map((p) => sourceDigest(p.source));
   if (!refresh) {
     const cached = (await api.storage.local.get(COMPILED_KEY).catch(() => ({})))[COMPILED_KEY];
     if (cached?.format === LIMITS.compiledFormat && JSON.stringify(cached.digests) === JSON.stringify(digests)) {
       try {
-        return { bytes: fromBase64(cached.data), failed: cached.failed ?? [] };
+        return { bytes: fromBase64(cached.data), failed: cached.failed ?? [], from: 'stored' };
       } catch {
         // Not base64: compile again below.
       }
@@ -138,7 +138,7 @@ async function userCompiled(st, { refresh = false } = {}) {
   const { bytes, failed } = compileSources(st.userPacks.map(({ name, source }) => ({ name, source, shipped: false })));
   const entry = { format: LIMITS.compiledFormat, digests, data: toBase64(bytes), failed };
   await api.storage.local.set({ [COMPILED_KEY]: entry }).catch(() => {});
-  return { bytes, failed };
+  return { bytes, failed, from: 'source' };
 }
 
 function engine() {

@@ -452,6 +452,60 @@ test('The background comes back after the browser stops its worker', async () =>
   await page.close();
 });
 
+// Stops the extension's service worker and waits until the browser reports it stopped.
+async function stopWorker(page) {
+  const cdp = await ext.context.newCDPSession(page);
+  await cdp.send('ServiceWorker.enable');
+  const statuses = [];
+  cdp.on('ServiceWorker.workerVersionUpdated', (e) => {
+    for (const v of e.versions) if (v.scriptURL.startsWith(`chrome-extension://${ext.extensionId}/`)) statuses.push(v.runningStatus);
+  });
+  await cdp.send('ServiceWorker.stopAllWorkers');
+  const until = Date.now() + 5000;
+  while (!statuses.includes('stopped') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(statuses.includes('stopped'), `worker states: ${statuses}`);
+  await cdp.detach();
+}
+
+test('Compiled user packs are kept beside their source, used after a restart, and compiled again when damaged or of another format', async () => {
+  let page = await open('x.html');
+  assertMarkers(await markers(page), { initial: true });
+  const { compiledUserPacks: stored } = await getStorage(ext, 'compiledUserPacks');
+  assert.equal(stored.digests.length, 1, 'one user pack compiled');
+  assert.deepEqual(stored.failed, []);
+  assert.equal(Buffer.from(stored.data, 'base64').subarray(0, 8).toString('latin1'), 'FLAGPOST');
+  const { userPacks } = await getStorage(ext, 'userPacks');
+  assert.match(userPacks[0].source, /^id = /m, 'the source is still the stored copy');
+  // How the worker got the user's packs when it last started, asked from an extension page.
+  const startedFrom = async () => {
+    const p = await ext.context.newPage();
+    await p.goto(ext.extensionUrl('extension/popup/popup.html'));
+    const st = await p.evaluate(() => chrome.runtime.sendMessage({ type: 'status' }));
+    await p.close();
+    return st.timings?.userPacksFrom;
+  };
+  await stopWorker(page);
+  await page.close();
+  page = await open('x.html');
+  assertMarkers(await markers(page), { initial: true });
+  assert.equal(await startedFrom(), 'stored', 'a restarted worker reads the stored compiled packs');
+
+  const damaged = Buffer.from(stored.data, 'base64');
+  damaged[damaged.length - 3] ^= 0xff;
+  for (const cache of [{ ...stored, data: damaged.toString('base64') }, { ...stored, format: 999 }, { ...stored, data: 'not base64 at all!' }]) {
+    await setStorage(ext, { compiledUserPacks: cache });
+    await stopWorker(page);
+    await page.close();
+    page = await open('x.html');
+    assertMarkers(await markers(page), { initial: true });
+    const { compiledUserPacks: again } = await getStorage(ext, 'compiledUserPacks');
+    assert.equal(await startedFrom(), 'source', 'refused, and compiled again from the source');
+    assert.equal(again.data, stored.data, 'to the same bytes');
+    assert.equal(again.format, stored.format);
+  }
+  await page.close();
+});
+
 test('No network request of its own: only the fixture server and the extension itself are contacted', async () => {
   const w = await liveWorker(ext);
   const fromWorker = await w.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name));

@@ -196,3 +196,49 @@ pub fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
 }
+
+/// Progress of a long run on standard error, shown only when standard error is a terminal (so
+/// pipes, logs and CI see nothing but the command's own lines).
+pub struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    /// `total` when known (a bar), else a counter; `unit` names what is counted.
+    pub fn new(total: Option<u64>, unit: &'static str) -> Progress {
+        use std::io::IsTerminal;
+        if !std::io::stderr().is_terminal() {
+            return Progress(None);
+        }
+        let (bar, template) = match total {
+            Some(n) => (
+                indicatif::ProgressBar::new(n),
+                "{bar:30} {human_pos}/{human_len} {msg}, {elapsed} ({eta} left)",
+            ),
+            None => (
+                indicatif::ProgressBar::new_spinner(),
+                "{spinner} {human_pos} {msg}, {elapsed}",
+            ),
+        };
+        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+            bar.set_style(style);
+        }
+        bar.set_message(unit);
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
+        Progress(Some(bar))
+    }
+
+    pub fn active(&self) -> bool {
+        self.0.is_some()
+    }
+
+    pub fn add(&self, n: u64) {
+        if let Some(bar) = &self.0 {
+            bar.inc(n);
+        }
+    }
+
+    pub fn done(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}

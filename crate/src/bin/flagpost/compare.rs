@@ -483,6 +483,7 @@ fn compare_posts(pair: &Pair, path: &str, threads: usize, tally: &mut Tally) -> 
     let mut scratches: Vec<(Scratch, Scratch)> = (0..threads).map(|_| Default::default()).collect();
     let mut line_no = 0;
     let mut done = false;
+    let progress = crate::common::Progress::new(None, "posts compared");
     while !done {
         let mut batch: Vec<(usize, String)> = Vec::with_capacity(BATCH_LINES);
         while batch.len() < BATCH_LINES {
@@ -509,6 +510,7 @@ fn compare_posts(pair: &Pair, path: &str, threads: usize, tally: &mut Tally) -> 
         if batch.is_empty() {
             continue;
         }
+        progress.add(batch.len() as u64);
         type Item = Result<(usize, PostLine, Side, Side), String>;
         let work = |lines: &[(usize, String)], scratch: &mut (Scratch, Scratch)| -> Vec<Item> {
             lines
@@ -550,6 +552,7 @@ fn compare_posts(pair: &Pair, path: &str, threads: usize, tally: &mut Tally) -> 
             );
         }
     }
+    progress.done();
     Ok(())
 }
 

@@ -151,15 +151,20 @@ fn write_in_order(
     let mut pending = std::collections::BTreeMap::new();
     let mut next = 0;
     let mut bad = 0;
+    let progress = crate::common::Progress::new(None, "posts");
     for (seq, text, errors) in done {
         pending.insert(seq, (text, errors));
         while let Some((text, errors)) = pending.remove(&next) {
+            if progress.active() {
+                progress.add(text.bytes().filter(|&b| b == b'\n').count() as u64);
+            }
             out.write_all(text.as_bytes())?;
             bad += errors;
             next += 1;
             let _ = tokens.try_send(());
         }
     }
+    progress.done();
     out.flush()?;
     Ok(bad)
 }
