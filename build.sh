@@ -8,7 +8,7 @@
 #                         (extension/pkg/, dist/chrome/, dist/firefox/, dist/*.zip); with
 #                         FLAGPOST_TEST_MARKERS=1 also the test build with page markers that
 #                         the end-to-end tests use (dist/test-markers/), never for installing
-#   ./build.sh test       every test: format, lints, the wasm32 build, Rust tests, the shipped
+#   ./build.sh test       every test: ESLint, format, lints, the wasm32 build, Rust tests, the shipped
 #                         pack's examples and targets, and the browser end-to-end tests
 #   ./build.sh bench      native and in-browser benchmarks; figures go into BENCHMARKS.md
 #   ./build.sh fuzz       long property runs of the normaliser and engine (minutes)
@@ -86,6 +86,8 @@ main_job() {
 
 run_tests() {
   setup
+  say "ESLint: the extension, tests and scripts"
+  npm run --silent lint
   say "cargo fmt --check"
   cargo fmt --all -- --check
   say "cargo clippy -D warnings"

@@ -347,7 +347,6 @@ function setMark(port, msg) {
   const url = siteUrlOf(port.sender);
   const key = markKey(url, msg.text);
   serially(async () => {
-    let label = null;
     try {
       const marks = (await api.storage.local.get('marks')).marks ?? {};
       if (msg.label === null) delete marks[key];
@@ -358,10 +357,9 @@ function setMark(port, msg) {
         };
       }
       await save({ marks });
-      label = msg.label;
       const st = statePromise && (await statePromise.catch(() => null));
       if (st) st.marks = marks;
-      reply(port, { type: 'marked', ref: msg.ref, label, ok: true });
+      reply(port, { type: 'marked', ref: msg.ref, label: msg.label, ok: true });
     } catch (e) {
       storageError = String(e?.message ?? e);
       reply(port, { type: 'marked', ref: msg.ref, label: null, ok: false });
@@ -452,11 +450,6 @@ api.storage.onChanged.addListener((changes, area) => {
     JSON.stringify(oldSettings.disabledCategories ?? []) !== JSON.stringify(newSettings.disabledCategories ?? []);
   if (settingsChanged) {
     if (oldSettings.language !== newSettings.language) localize();
-
-// The handlers behind browser UI that automated tests cannot click (the context menu, keyboard
-// shortcuts) and the update check, for the extension's own tests. Only the extension's
-// contexts can reach the worker's global object.
-globalThis.flagpostTest = Object.freeze({ menuClicked: onMenuClicked, command: onCommand, checkSubscriptions });
     if (oldSettings.autoUpdate !== newSettings.autoUpdate) scheduleUpdates();
     if (JSON.stringify(oldSettings.extraSites ?? []) !== JSON.stringify(newSettings.extraSites ?? [])) syncContentScripts().catch(() => {});
   }

@@ -2,6 +2,7 @@
 // Chosen by page structure (markup the sites' own code depends on), not by host name, so
 // saved pages and mirrors work too. The generic adapter covers every other site.
 
+/* global flagpostText */
 /* exported flagpostAdapters */
 const flagpostAdapters = (() => {
   const first = (el, selector) => (selector ? el.querySelector(selector) : null);

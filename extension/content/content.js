@@ -8,6 +8,8 @@
 // modules as top-level consts, which page elements cannot shadow either; loading the same
 // files twice into one world fails at those declarations before anything runs.)
 
+/* global flagpostApi, flagpostBuild, flagpostAdapters, flagpostText, flagpostWarning */
+
 (() => {
   // Taken at document_start (api.js): by now `chrome` and `browser` may name page elements.
   const api = flagpostApi;
@@ -56,7 +58,7 @@
   const i18n = {
     t: (key, ...args) => (key in strings ? format(strings[key], args) : key),
     tn(key, n, ...args) {
-      let category = 'other';
+      let category;
       try {
         category = new Intl.PluralRules(locale).select(n);
       } catch {
@@ -219,7 +221,7 @@
         }
       });
     }
-    let doc = null;
+    let doc;
     try {
       doc = frame.contentDocument; // null for frames of another origin
     } catch {

@@ -17,6 +17,7 @@
 //   - matched words, the blur cover and the highlight outline are drawn as an overlay inside
 //     the same shadow root, not as attributes, classes or highlight names on the page.
 
+/* global flagpostText */
 /* exported flagpostWarning */
 const flagpostWarning = (() => {
   const CSS_TEXT = `
@@ -133,7 +134,7 @@ a { color: var(--link); }
   // Is the page behind `node` dark? Looks for the nearest opaque background.
   function pageIsDark(node) {
     let e = node;
-    const view = node.ownerDocument?.defaultView ?? window;
+    const view = node.ownerDocument?.defaultView ?? document.defaultView;
     while (e && e.nodeType === Node.ELEMENT_NODE) {
       const bg = view.getComputedStyle(e).backgroundColor;
       const m = bg.match(/rgba?\(([\d.]+),\s*([\d.]+),\s*([\d.]+)(?:,\s*([\d.]+))?/);

@@ -157,6 +157,7 @@ function buildOnce(packs, options) {
 // separator inside a context or a text becomes a space, which keeps every UTF-16 offset in place.
 export const SEPARATOR = '\u001e';
 export const CONTEXT_SEPARATOR = '\u001f';
+// eslint-disable-next-line no-control-regex -- the separators are control characters
 const SEPARATORS = /[\u001e\u001f]/g;
 
 const clean = (s) => (s.includes(SEPARATOR) || s.includes(CONTEXT_SEPARATOR) ? s.replace(SEPARATORS, ' ') : s);

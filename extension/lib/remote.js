@@ -155,7 +155,7 @@ export async function fetchSigned(url, publicKey, fetcher = globalThis.fetch.bin
   parsePublicKey(publicKey);
   const bytes = await fetchBytes(url, fetcher);
   const signature = new TextDecoder().decode(await fetchBytes(`${url}.sig`, fetcher));
-  let ok = false;
+  let ok;
   try {
     ok = await verifySignature(bytes, signature, publicKey);
   } catch {

@@ -193,7 +193,7 @@ export function normalize(raw) {
 }
 
 export async function loadState(area = api.storage.local) {
-  let raw = {};
+  let raw;
   try {
     raw = await area.get(null);
   } catch {

@@ -165,7 +165,7 @@ async function addSite(origin) {
     flash(t('optBadSite'), { error: true });
     return false;
   }
-  let granted = false;
+  let granted;
   try {
     granted = await api.permissions.request({ origins: [origin] });
   } catch (e) {
@@ -415,7 +415,7 @@ async function subscribe(urlText, keyText) {
     return;
   }
   // Only this pack's origin, asked for now (the browser may show its own prompt).
-  let granted = false;
+  let granted;
   try {
     granted = await api.permissions.request({ origins: [target.origin] });
   } catch (e) {
@@ -639,7 +639,7 @@ async function main() {
   $('site-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const raw = $('site-input').value.trim().toLowerCase();
-    let host = raw;
+    let host;
     try { host = new URL(raw.includes('://') ? raw : `https://${raw}`).hostname; } catch { return; }
     host = host.replace(/^www\./, '');
     if (host && !state.settings.disabledSites.includes(host)) saveSettings({ disabledSites: [...state.settings.disabledSites, host] });

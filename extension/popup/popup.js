@@ -128,7 +128,7 @@ function offerSite(target) {
   $('grant').textContent = t('popupReadSite', site);
   $('grant-row').hidden = false;
   $('grant').addEventListener('click', async () => {
-    let granted = false;
+    let granted;
     try {
       granted = await api.permissions.request({ origins: [origin] });
     } catch {
