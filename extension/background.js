@@ -17,15 +17,17 @@ import { loadState, save, siteEnabled, siteKey, MAX_DISMISSED, MAX_TRIAL_HITS } 
 import {
   loadWasm, compileAll, shippedPacks, joinPosts, expandBatch, engineTakesContext, describeFailures, checkPack, summarize,
 } from './lib/engine.js';
-import { api, restrictStorageToExtension } from './lib/browser.js';
+import {
+  api, restrictStorageToExtension, isOwnPage, setBadgeText, hasMenus, removeAllMenus, addMenuItem, setMenuTitle,
+} from './lib/browser.js';
 import { markKey } from './lib/export.js';
 import { initI18n, loadCatalog, resolveLocale, contentStrings, t } from './lib/i18n.js';
 import { updateFromUrl, PackRefused } from './lib/remote.js';
 import { syncContentScripts } from './lib/sites.js';
+import { PROTOCOL as P } from './lib/protocol.js';
 
-const PORT_NAME = 'flagpost';
-const MAX_BATCH_POSTS = 500;
-const MAX_POST_CHARS = 70000;
+const MAX_BATCH_POSTS = 500; // LIMIT: LIMITS.batchPosts (a content script sends at most that many)
+const MAX_POST_CHARS = 70000; // LIMIT: LIMITS.maxTextUtf16 (a content script sends at most that much of a post)
 const MAX_CONTEXT_CHARS = 300;
 const SLICE_CHARS = 200000; // a few milliseconds of scanning
 const MAX_QUEUED_CHARS = 8000000; // per tab; past it a batch is answered "busy" and sent again later
@@ -113,7 +115,7 @@ function enqueue(tabId, port, msg, st) {
     queues.set(tabId, q);
   }
   if (q.jobs.length && q.chars + chars > MAX_QUEUED_CHARS) {
-    reply(port, { type: 'verdicts', id: msg.id, results: [], generation: 0, error: 'busy' });
+    reply(port, { type: P.toContent.verdicts, id: msg.id, results: [], generation: 0, error: P.scanErrors.busy });
     return;
   }
   q.jobs.push({ msg, next: 0, results: [], chars, url: siteUrlOf(port.sender), st });
@@ -251,7 +253,7 @@ async function configFor(url) {
   const locale = resolveLocale(st.settings.language);
   const [messages, fallback] = await Promise.all([loadCatalog(locale), loadCatalog('en')]);
   return {
-    type: 'config', enabled: siteEnabled(st.settings, url), mode: st.settings.mode, locale,
+    type: P.toContent.config, enabled: siteEnabled(st.settings, url), mode: st.settings.mode, locale,
     strings: contentStrings(messages, fallback),
   };
 }
@@ -260,11 +262,7 @@ async function configFor(url) {
 async function localize() {
   const st = await state();
   await initI18n(st.settings.language);
-  try {
-    api.contextMenus?.update?.('flag-post', { title: t('menuFlagPost') })?.catch?.(() => {});
-  } catch {
-    // No menu yet: it is created with the right title.
-  }
+  setMenuTitle(P.menuItems.flagPost, t('menuFlagPost'));
 }
 
 // The site a tab shows is its top-level page's.
@@ -275,13 +273,12 @@ function siteUrlOf(sender) {
 function setBadge(tabId, count) {
   if (tabId == null) return;
   const text = count > 0 ? String(count > 999 ? '999+' : count) : '';
-  api.action.setBadgeText({ tabId, text }).catch(() => {});
-  api.action.setBadgeBackgroundColor?.({ tabId, color: '#b3261e' })?.catch?.(() => {});
+  setBadgeText(tabId, text, '#b3261e');
 }
 
 api.runtime.onConnect.addListener((port) => {
   const sender = port.sender;
-  if (port.name !== PORT_NAME || sender?.id !== api.runtime.id || !sender.tab) {
+  if (port.name !== P.port || sender?.id !== api.runtime.id || !sender.tab) {
     port.disconnect();
     return;
   }
@@ -294,25 +291,25 @@ api.runtime.onConnect.addListener((port) => {
   port.onMessage.addListener((msg) => {
     if (msg === null || typeof msg !== 'object') return;
     switch (msg.type) {
-      case 'hello':
+      case P.fromContent.hello:
         configFor(siteUrlOf(port.sender)).then((c) => port.postMessage(c)).catch(() => {});
         break;
-      case 'scan':
+      case P.fromContent.scan:
         if (isValidScan(msg)) state().then((st) => enqueue(tabId, port, msg, st)).catch(() => enqueue(tabId, port, msg, null));
         break;
-      case 'mark':
+      case P.fromContent.mark:
         if (isValidMark(msg)) setMark(port, msg);
         break;
-      case 'dismiss':
+      case P.fromContent.dismiss:
         if (isValidText(msg.text) && typeof msg.undo === 'boolean') setDismissed(port, msg);
         break;
-      case 'help':
+      case P.fromContent.help:
         api.tabs.create({ url: api.runtime.getURL('extension/help/help.html') }).catch(() => {});
         break;
-      case 'pauseSite':
+      case P.fromContent.pauseSite:
         pauseSite(siteUrlOf(port.sender));
         break;
-      case 'count':
+      case P.fromContent.count:
         if (Number.isInteger(msg.flagged) && msg.flagged >= 0) setBadge(tabId, msg.flagged);
         break;
       default:
@@ -359,10 +356,10 @@ function setMark(port, msg) {
       await save({ marks });
       const st = statePromise && (await statePromise.catch(() => null));
       if (st) st.marks = marks;
-      reply(port, { type: 'marked', ref: msg.ref, label: msg.label, ok: true });
+      reply(port, { type: P.toContent.marked, ref: msg.ref, label: msg.label, ok: true });
     } catch (e) {
       storageError = String(e?.message ?? e);
-      reply(port, { type: 'marked', ref: msg.ref, label: null, ok: false });
+      reply(port, { type: P.toContent.marked, ref: msg.ref, label: null, ok: false });
     }
   });
 }
@@ -406,10 +403,8 @@ function pauseSite(url) {
 
 // Requests from the extension's own pages (popup, options).
 api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
-  const ownPage = sender?.id === api.runtime.id && !sender.tab?.id ||
-    (sender?.url ?? '').startsWith(api.runtime.getURL(''));
-  if (!ownPage || msg === null || typeof msg !== 'object') return false;
-  if (msg.type === 'status') {
+  if (!isOwnPage(sender) || msg === null || typeof msg !== 'object') return false;
+  if (msg.type === P.fromPage.status) {
     Promise.all([engine(), storageAccess])
       .then(([b, access]) => sendResponse({
         info: b.info, errors: b.errors, failed: b.failed ?? [], generation: b.generation, timings,
@@ -418,12 +413,12 @@ api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
       .catch((e) => sendResponse({ info: [], errors: [{ display: String(e) }], failed: [] }));
     return true;
   }
-  if (msg.type === 'checkUpdates') {
+  if (msg.type === P.fromPage.checkUpdates) {
     checkSubscriptions({ manual: true }).then((report) => sendResponse({ report }))
       .catch((e) => sendResponse({ report: [], error: String(e?.message ?? e) }));
     return true;
   }
-  if (msg.type === 'flushCounts') {
+  if (msg.type === P.fromPage.flushCounts) {
     clearTimeout(countsFlushTimer);
     flushCounts().then(() => sendResponse({ ok: true }));
     return true;
@@ -458,7 +453,7 @@ api.storage.onChanged.addListener((changes, area) => {
     for (const port of ports) {
       try {
         port.postMessage(await configFor(siteUrlOf(port.sender)));
-        if (rescan) port.postMessage({ type: 'rescan' });
+        if (rescan) port.postMessage({ type: P.toContent.rescan });
       } catch {
         ports.delete(port);
       }
@@ -469,28 +464,23 @@ api.storage.onChanged.addListener((changes, area) => {
 async function onCommand(command, tab) {
   const target = tab?.id != null ? tab : (await api.tabs.query({ active: true, lastFocusedWindow: true }))[0];
   if (target?.id == null) return null;
-  if (command === 'next-flagged') return api.tabs.sendMessage(target.id, { type: 'next' }).catch(() => null);
-  if (command === 'flag-post') return api.tabs.sendMessage(target.id, { type: 'flagPost', via: 'key' }).catch(() => null);
+  if (command === P.commands.nextFlagged) return api.tabs.sendMessage(target.id, { type: P.toTab.next }).catch(() => null);
+  if (command === P.commands.flagPost) return api.tabs.sendMessage(target.id, { type: P.toTab.flagPost, via: 'key' }).catch(() => null);
   return null;
 }
 api.commands?.onCommand.addListener((command, tab) => { onCommand(command, tab); });
 
 // "Flag this post": a post Flagpost missed, marked from the page's context menu.
 function createMenu() {
-  if (!api.contextMenus) return;
-  api.contextMenus.removeAll(() => {
-    void api.runtime.lastError;
-    state().then((st) => initI18n(st.settings.language)).catch(() => {}).finally(() => {
-      api.contextMenus.create({ id: 'flag-post', title: t('menuFlagPost'), contexts: ['page', 'selection', 'link', 'image'] }, () => {
-        void api.runtime.lastError;
-      });
-    });
-  });
+  if (!hasMenus()) return;
+  removeAllMenus()
+    .then(() => state().then((st) => initI18n(st.settings.language)).catch(() => {}))
+    .then(() => addMenuItem({ id: P.menuItems.flagPost, title: t('menuFlagPost'), contexts: ['page', 'selection', 'link', 'image'] }));
 }
 
 function onMenuClicked(info, tab) {
-  if (info.menuItemId !== 'flag-post' || tab?.id == null) return null;
-  return api.tabs.sendMessage(tab.id, { type: 'flagPost', via: 'menu' }, { frameId: 0 }).catch(() => null);
+  if (info.menuItemId !== P.menuItems.flagPost || tab?.id == null) return null;
+  return api.tabs.sendMessage(tab.id, { type: P.toTab.flagPost, via: 'menu' }, { frameId: 0 }).catch(() => null);
 }
 api.contextMenus?.onClicked.addListener((info, tab) => { onMenuClicked(info, tab); });
 

@@ -81,6 +81,10 @@ else
   say "extension/pkg is up to date with the engine's sources"
 fi
 
+# The content scripts' copy of the message protocol (extension/lib/protocol.js says why).
+say "extension/content/protocol.js"
+node scripts/write-content-protocol.mjs
+
 # assemble BROWSER OUT VARIANT: copies the extension and writes its manifest.
 assemble() {
   local browser=$1 out=$2 variant=$3

@@ -27,7 +27,7 @@ const flagpostText = (() => {
     'LI', 'MAIN', 'OL', 'P', 'PRE', 'SECTION', 'TABLE', 'TD', 'TH', 'TR', 'UL',
   ]);
 
-  const MAX_CHARS = 65536;
+  const MAX_CHARS = 65536; // LIMIT: LIMITS.maxTextUtf16
   const VISIBILITY = { visibilityProperty: true, opacityProperty: true };
   // A computed colour with zero alpha: rgba(r, g, b, 0), rgb(r g b / 0), transparent.
   const TRANSPARENT = /^transparent$|^rgba\([^)]*,\s*0(?:\.0*)?\)$|\/\s*0(?:\.0*)?\)$/;

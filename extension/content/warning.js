@@ -6,8 +6,9 @@
 // dismissed warning's undo, a post flagged by hand) are drawn the same way.
 //
 // A hostile page must not be able to read, restyle, hijack or hide it:
-//   - the host is created in an inert document, so a custom element the page defined with the
-//     same name cannot run its constructor for our createElement; its shadow root is attached
+//   - the host is created in an inert document (flagpostDom.create), so a custom element the
+//     page defined with the same name cannot run its constructor for our createElement; its
+//     shadow root is attached
 //     (closed) before it reaches the page, so a constructor run on upgrade cannot take it;
 //   - in the build users install the host is a plain element with no attribute, class or
 //     name the page could select (the test build names it <flagpost-warning>);
@@ -17,7 +18,7 @@
 //   - matched words, the blur cover and the highlight outline are drawn as an overlay inside
 //     the same shadow root, not as attributes, classes or highlight names on the page.
 
-/* global flagpostText */
+/* global flagpostDom, flagpostText */
 /* exported flagpostWarning */
 const flagpostWarning = (() => {
   const CSS_TEXT = `
@@ -84,8 +85,8 @@ a { color: var(--link); }
     mastodon: 'https://docs.joinmastodon.org/user/moderating/',
   };
 
-  // Elements made here cannot be custom elements of the page: this document has no registry.
-  const inert = document.implementation.createHTMLDocument('');
+  // Every element is made by flagpostDom.create, in a document with no custom-element registry.
+  const { create: el, textNode } = flagpostDom;
   const sheets = new WeakMap(); // document → constructed sheet (a sheet is tied to its document)
 
   function applyHostStyle(host, banner) {
@@ -113,23 +114,11 @@ a { color: var(--link); }
       // Some content-script worlds cannot adopt sheets; a style element works there.
     }
     if (!shadow.querySelector('style')) {
-      const style = inert.createElement('style');
-      style.textContent = CSS_TEXT;
-      shadow.prepend(style);
+      shadow.prepend(el('style', { text: CSS_TEXT }));
     }
   }
 
   const SEVERITY_ORDER = ['low', 'medium', 'high', 'critical'];
-
-  function el(tag, props = {}, children = []) {
-    const node = inert.createElement(tag);
-    for (const [k, v] of Object.entries(props)) {
-      if (k === 'text') node.textContent = v;
-      else node.setAttribute(k, v);
-    }
-    for (const c of children) node.append(c);
-    return node;
-  }
 
   // Is the page behind `node` dark? Looks for the nearest opaque background.
   function pageIsDark(node) {
@@ -171,13 +160,13 @@ a { color: var(--link); }
       const words = [...new Set(rule.spans.map(([s, e]) => text.slice(s, e)))];
       const item = el('li', {}, [
         el('code', { text: rule.id }),
-        inert.createTextNode(` — ${i18n.ruleDescription(rule) || i18n.categoryName(rule.category)} `),
+        textNode(` — ${i18n.ruleDescription(rule) || i18n.categoryName(rule.category)} `),
         el('span', { class: 'meta', text: `(${t('w_ruleMeta', i18n.categoryName(rule.category), i18n.severityName(rule.severity), formatNumber(rule.weight), `${rule.pack} ${rule.packVersion}`)})` }),
       ]);
       if (words.length) {
-        const matched = el('div', { class: 'meta' }, [inert.createTextNode(`${t('w_matched')} `)]);
+        const matched = el('div', { class: 'meta' }, [textNode(`${t('w_matched')} `)]);
         words.slice(0, 12).forEach((w, i) => {
-          if (i) matched.append(inert.createTextNode(' '));
+          if (i) matched.append(textNode(' '));
           matched.append(el('mark', { text: w }));
         });
         item.append(matched);
@@ -242,7 +231,7 @@ a { color: var(--link); }
     const anchor = post.contents[0];
     const doc = anchor.ownerDocument;
     const theme = pageIsDark(anchor) ? 'dark' : 'light';
-    const host = inert.createElement(options.tag || 'div');
+    const host = el(options.tag || 'div');
     const shadow = host.attachShadow({ mode: 'closed' });
     const showBanner = mode !== 'highlight';
     applyHostStyle(host, showBanner);
@@ -394,7 +383,7 @@ a { color: var(--link); }
   // when it goes by itself.
   function notice(anchor, { tag, message, action, onAction, timeout = 10000, onExpire }) {
     const theme = pageIsDark(anchor) ? 'dark' : 'light';
-    const host = inert.createElement(tag || 'div');
+    const host = el(tag || 'div');
     const shadow = host.attachShadow({ mode: 'closed' });
     applyHostStyle(host, true);
     const button = el('button', { type: 'button', class: 'notice-action', text: action });

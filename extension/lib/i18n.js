@@ -13,8 +13,9 @@
 // packs, and rules added to the shipped pack later, show the pack's own description.
 
 import { api } from './browser.js';
+import { PROTOCOL } from './protocol.js';
 
-export const LOCALES = ['en', 'ru', 'uk'];
+export const LOCALES = PROTOCOL.locales;
 export const SHIPPED_PACK_ID = 'recruitment';
 
 const catalogs = new Map(); // locale → Promise<messages>

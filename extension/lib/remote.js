@@ -14,7 +14,7 @@
 import { t } from './i18n.js';
 import { MAX_HISTORY } from './storage.js';
 
-const MAX_PACK_BYTES = 4 * 1024 * 1024;
+const MAX_PACK_BYTES = 4 * 1024 * 1024; // LIMIT: LIMITS.maxPackBytes
 const BOM = [0xef, 0xbb, 0xbf];
 
 export class PackRefused extends Error {}

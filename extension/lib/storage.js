@@ -24,6 +24,7 @@
 
 import { api, isQuotaError } from './browser.js';
 import { t } from './i18n.js';
+import { PROTOCOL } from './protocol.js';
 
 function explain(key, detail) {
   const text = t(key, detail);
@@ -34,9 +35,9 @@ function explain(key, detail) {
 }
 
 export const SCHEMA_VERSION = 2;
-export const MODES = ['banner', 'blur', 'highlight'];
+export const MODES = PROTOCOL.modes;
 
-export const LANGUAGES = ['auto', 'en', 'ru', 'uk'];
+export const LANGUAGES = Object.freeze(['auto', ...PROTOCOL.locales]);
 export const MAX_DISMISSED = 5000;
 export const MAX_TRIAL_HITS = 500;
 export const MAX_HISTORY = 5;

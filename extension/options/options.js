@@ -12,6 +12,7 @@ import { initI18n, localizePage, t, tn, categoryName, ruleDescription, severityN
 import { decodePack, encodePack, packUrl, updateFromUrl, rollBack, withHistory, PackRefused } from '../lib/remote.js';
 import { originPattern } from '../lib/sites.js';
 import { countFlagged } from '../lib/preview.js';
+import { PROTOCOL as P } from '../lib/protocol.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -108,7 +109,7 @@ async function renderPreview() {
   const info = $('preview-page');
   const table = $('preview-table');
   let reply = null;
-  if (tab) reply = await api.tabs.sendMessage(tab.id, { type: 'scores' }).catch(() => null);
+  if (tab) reply = await api.tabs.sendMessage(tab.id, { type: P.toTab.scores }).catch(() => null);
   if (!reply) {
     info.textContent = t('optPreviewNoPage');
     table.hidden = true;
@@ -468,7 +469,7 @@ async function releaseOrigin(url, userPacks) {
 async function checkUpdates() {
   const out = $('subscribe-result');
   out.replaceChildren(el('p', { class: 'muted', text: t('optChecking') }));
-  const reply = await api.runtime.sendMessage({ type: 'checkUpdates' }).catch((e) => ({ report: [], error: String(e) }));
+  const reply = await api.runtime.sendMessage({ type: P.fromPage.checkUpdates }).catch((e) => ({ report: [], error: String(e) }));
   const lines = (reply?.report ?? []).map((r) => {
     if (r.status === 'installed') return el('li', { class: 'ok', text: t('optUpdated', r.url, r.version) });
     if (r.status === 'current') return el('li', { class: 'muted', text: t('optUpToDateUrl', r.url, r.version) });
@@ -564,7 +565,7 @@ async function refresh() {
     localizePage();
   }
   packs = listPacks(state);
-  const status = await api.runtime.sendMessage({ type: 'status' }).catch(() => null);
+  const status = await api.runtime.sendMessage({ type: P.fromPage.status }).catch(() => null);
   failedPacks = new Map((status?.failed ?? []).map((f, i) => [f.name, describeFailures(status.failed)[i]]));
   renderDisplay();
   renderSites();

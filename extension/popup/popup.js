@@ -5,6 +5,7 @@ import { evidenceJson, evidenceCsv, labelledJsonl, markKey, download } from '../
 import { api } from '../lib/browser.js';
 import { initI18n, localizePage, t, tn, categoryName } from '../lib/i18n.js';
 import { originPattern } from '../lib/sites.js';
+import { PROTOCOL as P } from '../lib/protocol.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -90,7 +91,7 @@ function render() {
       el('span', { class: 'muted', text: ` · ${t('popupScore', post.score)}` }),
       el('span', { class: 'snippet', text: post.text.slice(0, 200) }),
     ]);
-    go.addEventListener('click', () => ask({ type: 'scrollTo', index: post.index }));
+    go.addEventListener('click', () => ask({ type: P.toTab.scrollTo, index: post.index }));
     const key = markKey(page.url, post.text);
     const mark = state.marks[key]?.label;
     const good = el('button', { type: 'button', class: 'good', 'aria-pressed': String(mark === true), text: t('w_rightFlag') });
@@ -111,8 +112,8 @@ async function shortcuts() {
     const commands = await api.commands.getAll();
     const key = (name) => commands.find((c) => c.name === name)?.shortcut;
     const parts = [];
-    if (key('next-flagged')) parts.push(t('popupKeyNext', key('next-flagged')));
-    if (key('flag-post')) parts.push(t('popupKeyFlag', key('flag-post')));
+    if (key(P.commands.nextFlagged)) parts.push(t('popupKeyNext', key(P.commands.nextFlagged)));
+    if (key(P.commands.flagPost)) parts.push(t('popupKeyFlag', key(P.commands.flagPost)));
     $('shortcuts').textContent = parts.join(' · ');
   } catch {
     $('shortcuts').textContent = '';
@@ -160,13 +161,13 @@ async function main() {
   $('pause').disabled = !site;
   renderMarksCount();
 
-  const status = await api.runtime.sendMessage({ type: 'status' }).catch(() => null);
+  const status = await api.runtime.sendMessage({ type: P.fromPage.status }).catch(() => null);
   if (status?.errors?.length) {
     $('engine-error').hidden = false;
     $('engine-error').textContent = `${t('popupPacksNotLoaded')}\n${status.errors.map((e) => e.display).join('\n')}`;
   }
 
-  const reply = await ask({ type: 'list' });
+  const reply = await ask({ type: P.toTab.list });
   if (reply) page = reply;
   else {
     page = { url: tab?.url ?? '', title: tab?.title ?? '', posts: [] };
@@ -175,7 +176,7 @@ async function main() {
   }
   if (reply) render();
 
-  $('next').addEventListener('click', () => ask({ type: 'next' }));
+  $('next').addEventListener('click', () => ask({ type: P.toTab.next }));
   $('pause').addEventListener('change', async (e) => {
     const fresh = await loadState();
     const sites = new Set(fresh.settings.disabledSites);
@@ -186,7 +187,7 @@ async function main() {
       return;
     }
     setTimeout(async () => {
-      const again = await ask({ type: 'list' });
+      const again = await ask({ type: P.toTab.list });
       if (again) { page = again; render(); }
     }, 300);
   });
