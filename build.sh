@@ -9,7 +9,8 @@
 #                         FLAGPOST_TEST_MARKERS=1 also the test build with page markers that
 #                         the end-to-end tests use (dist/test-markers/), never for installing
 #   ./build.sh test       every test: ESLint, format, lints, the wasm32 build, Rust tests, the shipped
-#                         pack's examples and targets, and the browser end-to-end tests
+#                         pack's examples and targets, the extension's type-check, and the browser
+#                         end-to-end tests
 #   ./build.sh bench      native and in-browser benchmarks; figures go into BENCHMARKS.md
 #   ./build.sh fuzz       long property runs of the normaliser and engine (minutes)
 #   ./build.sh package    the store zips (same as build)
@@ -118,6 +119,9 @@ run_tests() {
   else
     echo "corpus tweets not found at $CORPUS; flag-rate check not run"
   fi
+  say "extension: build, then type-check it (tsc, against the engine's declarations)"
+  FLAGPOST_TEST_MARKERS=1 bash scripts/build-extension.sh
+  npm run --silent typecheck
   say "browser end-to-end tests"
   bash scripts/test-e2e.sh
 }

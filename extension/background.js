@@ -1,3 +1,4 @@
+// @ts-check
 // Hosts the Wasm engine (service worker in Chrome, background script in Firefox) and answers
 // content scripts over ports, one batch of posts per message.
 //
@@ -95,6 +96,10 @@ function isValidScan(msg) {
     msg.contexts.every((c) => typeof c === 'string' && c.length <= MAX_CONTEXT_CHARS);
 }
 
+/**
+ * @param {chrome.runtime.Port} port
+ * @param {import('./lib/protocol.js').BackgroundMessage} msg
+ */
 function reply(port, msg) {
   try {
     port.postMessage(msg);
@@ -248,6 +253,7 @@ function dismissKey(url, text) {
 
 // What a content script may know: whether Flagpost runs on its site, how to show warnings,
 // and the words to show them with.
+/** @returns {Promise<import('./lib/protocol.js').ConfigMessage>} */
 async function configFor(url) {
   const st = await state();
   const locale = resolveLocale(st.settings.language);
@@ -439,7 +445,9 @@ api.storage.onChanged.addListener((changes, area) => {
   const settingsChanged = 'settings' in changes;
   if (!packsChanged && !settingsChanged) return;
   statePromise = null;
+  /** @type {Partial<import('./lib/storage.js').Settings>} */
   const oldSettings = changes.settings?.oldValue ?? {};
+  /** @type {Partial<import('./lib/storage.js').Settings>} */
   const newSettings = changes.settings?.newValue ?? {};
   const rescan = packsChanged || oldSettings.threshold !== newSettings.threshold ||
     JSON.stringify(oldSettings.disabledCategories ?? []) !== JSON.stringify(newSettings.disabledCategories ?? []);

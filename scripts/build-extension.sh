@@ -27,10 +27,10 @@ if [ "$have" != "$want" ]; then
   exit 1
 fi
 
-# The Wasm module is rebuilt when it is missing or the engine's sources are newer than it;
-# otherwise only the extension's files are assembled again.
+# The Wasm module is rebuilt when it (or its declarations) is missing or the engine's sources
+# are newer than it; otherwise only the extension's files are assembled again.
 pkg_wasm=extension/pkg/flagpost_bg.wasm
-if [ ! -f "$pkg_wasm" ] || [ -n "$(find crate extension/packs Cargo.toml Cargo.lock package-lock.json -newer "$pkg_wasm" -type f 2>/dev/null | head -1)" ]; then
+if [ ! -f "$pkg_wasm" ] || [ ! -f extension/pkg/flagpost.d.ts ] || [ -n "$(find crate extension/packs Cargo.toml Cargo.lock package-lock.json -newer "$pkg_wasm" -type f 2>/dev/null | head -1)" ]; then
 # A `[profile.wasm]` in Cargo.toml (size-tuned) is used when present, else release.
 profile=release
 grep -q '^\[profile\.wasm\]' Cargo.toml && profile=wasm
@@ -42,7 +42,9 @@ WASM_IN=target/wasm32-unknown-unknown/$profile/flagpost.wasm
 
 say "wasm-bindgen $have"
 rm -rf extension/pkg
-wasm-bindgen --target web --no-typescript --out-dir extension/pkg --out-name flagpost "$WASM_IN"
+# The TypeScript declarations it writes (pkg/*.d.ts) are what `npm run typecheck` checks the
+# extension's calls into the engine against; they are not shipped.
+wasm-bindgen --target web --out-dir extension/pkg --out-name flagpost "$WASM_IN"
 
 # wasm-opt: the npm binaryen package (pinned in package-lock.json) is preferred. Debian's
 # wasm-opt 108 accepts the module but breaks its externref table (wasm-bindgen's reference
@@ -91,7 +93,8 @@ assemble() {
   rm -rf "$out"
   mkdir -p "$out/extension"
   # Shipped packs are compiled into the Wasm module; the pack sources are not needed twice.
-  (cd extension && tar --exclude=./packs --exclude='./icons/*.svg' -cf - .) | (cd "$out/extension" && tar -xf -)
+  # Type declarations are for the type-check only.
+  (cd extension && tar --exclude=./packs --exclude='./icons/*.svg' --exclude=./types --exclude='./pkg/*.d.ts' -cf - .) | (cd "$out/extension" && tar -xf -)
   cp -r _locales "$out/_locales"
   local flags=$out/extension/content/build.js
   if [ "$variant" = test ]; then

@@ -1,3 +1,4 @@
+// @ts-check
 // Site adapters: find post elements and the elements holding each post's own text.
 // Chosen by page structure (markup the sites' own code depends on), not by host name, so
 // saved pages and mirrors work too. The generic adapter covers every other site.
@@ -198,7 +199,7 @@ const flagpostAdapters = (() => {
   function findFeeds(root, limit = 15000) {
     const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT);
     let seen = 0;
-    let el = walker.currentNode;
+    let el = /** @type {Element | null} */ (walker.currentNode);
     while (el && seen++ < limit) {
       if (el.childElementCount >= 3 && !feeds.has(el) && !el.closest('nav, header, [role="navigation"]')) {
         const counts = new Map();
@@ -214,7 +215,7 @@ const flagpostAdapters = (() => {
           }
         }
       }
-      el = walker.nextNode();
+      el = /** @type {Element | null} */ (walker.nextNode());
     }
   }
 

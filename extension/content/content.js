@@ -1,3 +1,4 @@
+// @ts-check
 // Finds posts, sends their text to the background in batches, and warns on the flagged ones.
 // One MutationObserver; work is batched per frame within a time budget.
 //
@@ -117,6 +118,7 @@
     }
   }
 
+  /** @param {import('../lib/protocol.js').ContentMessage} msg */
   function send(msg) {
     const p = port ?? connect();
     if (!p) return false;
@@ -345,6 +347,7 @@
 
   // ---- verdicts ----
 
+  /** @param {import('../lib/protocol.js').VerdictsMessage} msg */
   function onVerdicts(msg) {
     const entries = inflight.get(msg.id);
     if (!entries) return;

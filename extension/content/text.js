@@ -1,3 +1,4 @@
+// @ts-check
 // Reads a post's text as a reader sees it and maps offsets in it back to text nodes.
 // Classic content script: shares the isolated world's script scope with the other scripts.
 //

@@ -1,3 +1,4 @@
+// @ts-check
 // The warning drawn on a flagged post: a host element just before the post's content that
 // renders into a closed shadow root. Every page and rule string is set as text; it is
 // keyboard-usable, labelled for screen readers, and light or dark to match the page. It
@@ -259,7 +260,7 @@ a { color: var(--link); }
       chip.addEventListener('click', () => {
         panel.hidden = !panel.hidden;
         chip.setAttribute('aria-expanded', String(!panel.hidden));
-        if (!panel.hidden) box.querySelector('button.toggle')?.focus();
+        if (!panel.hidden) /** @type {HTMLButtonElement | null} */ (box.querySelector('button.toggle'))?.focus();
       });
       float.append(chip, panel);
       shadow.append(float);

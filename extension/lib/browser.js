@@ -1,3 +1,4 @@
+// @ts-check
 // The one place where Chromium and Firefox differ for the background and the extension's own
 // pages: which global holds the extension API, which calls take callbacks or return promises,
 // which are missing. Content scripts cannot import modules; their side is content/api.js, which
@@ -30,7 +31,7 @@ export function removeAllMenus() {
   return new Promise((resolve) => {
     api.contextMenus.removeAll(() => {
       void api.runtime.lastError;
-      resolve();
+      resolve(undefined);
     });
   });
 }
@@ -39,7 +40,7 @@ export function addMenuItem(item) {
   return new Promise((resolve) => {
     api.contextMenus.create(item, () => {
       void api.runtime.lastError;
-      resolve();
+      resolve(undefined);
     });
   });
 }

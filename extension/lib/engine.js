@@ -1,3 +1,4 @@
+// @ts-check
 // Loads the Wasm engine and compiles the enabled packs. Used by the background and by
 // extension pages (options playground, pack import), never by content scripts.
 

@@ -1,3 +1,4 @@
+// @ts-check
 // Packs that travel: exact bytes in and out, packs subscribed by URL and signed with Ed25519,
 // versions, update checks and history. Shared by the options page (subscribe, check now,
 // roll back) and the background (daily checks, when the user switched them on).

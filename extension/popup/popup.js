@@ -1,3 +1,4 @@
+// @ts-check
 // Popup: flagged posts on this tab, jump to each, pause the site, export evidence and marks.
 
 import { loadState, saveOrExplain, siteKey } from '../lib/storage.js';
@@ -8,6 +9,9 @@ import { originPattern } from '../lib/sites.js';
 import { PROTOCOL as P } from '../lib/protocol.js';
 
 const $ = (id) => document.getElementById(id);
+// Form controls by id, with the type of element the page has there.
+const $input = (id) => /** @type {HTMLInputElement} */ ($(id));
+const $button = (id) => /** @type {HTMLButtonElement} */ ($(id));
 
 // A write that failed (storage full among the reasons) is said, not lost.
 async function store(partial) {
@@ -29,6 +33,7 @@ async function targetTab() {
   return active;
 }
 
+/** @param {import('../lib/protocol.js').TabRequest} msg */
 async function ask(msg) {
   try {
     return await api.tabs.sendMessage(tab.id, msg);
@@ -50,7 +55,7 @@ function el(tag, props = {}, children = []) {
 function renderMarksCount() {
   const n = Object.keys(state.marks).length;
   $('marks-count').textContent = n ? tn('popupMarksCount', n) : t('popupNoMarks');
-  $('export-labels').disabled = n === 0;
+  $button('export-labels').disabled = n === 0;
 }
 
 async function setMark(post, label, buttons) {
@@ -100,7 +105,7 @@ function render() {
     bad.addEventListener('click', () => setMark(post, false, { good, bad }));
     list.append(el('li', { 'data-severity': severity ?? '' }, [go, el('div', { class: 'marks' }, [good, bad])]));
   }
-  for (const id of ['export-json', 'export-csv', 'next']) $(id).disabled = n === 0;
+  for (const id of ['export-json', 'export-csv', 'next']) $button(id).disabled = n === 0;
 }
 
 function fileStamp() {
@@ -157,8 +162,8 @@ async function main() {
   tab = await targetTab();
   const site = siteKey(tab?.url ?? '');
   $('pause-label').textContent = site ? t('popupPauseOn', site) : t('popupPauseHere');
-  $('pause').checked = state.settings.disabledSites.includes(site);
-  $('pause').disabled = !site;
+  $input('pause').checked = state.settings.disabledSites.includes(site);
+  $input('pause').disabled = !site;
   renderMarksCount();
 
   const status = await api.runtime.sendMessage({ type: P.fromPage.status }).catch(() => null);
@@ -178,12 +183,13 @@ async function main() {
 
   $('next').addEventListener('click', () => ask({ type: P.toTab.next }));
   $('pause').addEventListener('change', async (e) => {
+    const box = /** @type {HTMLInputElement} */ (e.target);
     const fresh = await loadState();
     const sites = new Set(fresh.settings.disabledSites);
-    if (e.target.checked) sites.add(site);
+    if (box.checked) sites.add(site);
     else sites.delete(site);
     if (!(await store({ settings: { ...fresh.settings, disabledSites: [...sites] } }))) {
-      e.target.checked = !e.target.checked;
+      box.checked = !box.checked;
       return;
     }
     setTimeout(async () => {
