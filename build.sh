@@ -8,8 +8,9 @@
 #                         (extension/pkg/, dist/chrome/, dist/firefox/, dist/*.zip); with
 #                         FLAGPOST_TEST_MARKERS=1 also the test build with page markers that
 #                         the end-to-end tests use (dist/test-markers/), never for installing
-#   ./build.sh test       every test: format, lints, the wasm32 build, Rust tests, the shipped
-#                         pack's examples and targets, and the browser end-to-end tests
+#   ./build.sh test       every test: ESLint, format, lints, the wasm32 builds, Rust tests, the
+#                         shipped pack's examples and targets, Spark, the extension's type-check,
+#                         and the browser end-to-end tests
 #   ./build.sh spark      flagpost scan and compare inside Apache Spark (local mode) over the
 #                         sample and the corpus tweets, checked against the command line
 #   ./build.sh bench      native, scale (10 million posts), Spark and in-browser benchmarks;
@@ -129,6 +130,8 @@ main_job() {
 
 run_tests() {
   setup
+  say "ESLint: the extension, tests and scripts"
+  npm run --silent lint
   say "cargo fmt --check"
   cargo fmt --all -- --check
   say "cargo clippy -D warnings"
@@ -163,6 +166,9 @@ run_tests() {
     echo "corpus tweets not found at $CORPUS; flag-rate check not run"
   fi
   spark
+  say "extension: build, then type-check it (tsc, against the engine's declarations)"
+  FLAGPOST_TEST_MARKERS=1 bash scripts/build-extension.sh
+  npm run --silent typecheck
   say "browser end-to-end tests"
   bash scripts/test-e2e.sh
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // Hosts the Wasm engine (service worker in Chrome, background script in Firefox) and answers
 // content scripts over ports, one batch of posts per message.
 //
@@ -17,13 +18,15 @@ import { loadState, save, siteEnabled, siteKey, MAX_DISMISSED, MAX_TRIAL_HITS } 
 import { loadScanner, shippedCompiled, openScanner, scanBatch, sourceDigest, Scanner } from './lib/scanner.js';
 import { loadWasm, compileAll, compileSources, allOptions, describeFailures, checkPack, summarize } from './lib/engine.js';
 import { LIMITS } from './lib/limits.js';
-import { api, restrictStorageToExtension } from './lib/browser.js';
+import {
+  api, restrictStorageToExtension, isOwnPage, setBadgeText, hasMenus, removeAllMenus, addMenuItem, setMenuTitle,
+} from './lib/browser.js';
 import { markKey } from './lib/export.js';
 import { initI18n, loadCatalog, resolveLocale, contentStrings, t } from './lib/i18n.js';
 import { updateFromUrl, PackRefused } from './lib/remote.js';
 import { syncContentScripts } from './lib/sites.js';
+import { PROTOCOL as P } from './lib/protocol.js';
 
-const PORT_NAME = 'flagpost';
 const MAX_BATCH_POSTS = LIMITS.batchPosts;
 const MAX_POST_CHARS = LIMITS.maxTextUtf16;
 const MAX_CONTEXT_CHARS = 300;
@@ -153,6 +156,10 @@ function isValidScan(msg) {
     msg.contexts.every((c) => typeof c === 'string' && c.length <= MAX_CONTEXT_CHARS);
 }
 
+/**
+ * @param {chrome.runtime.Port} port
+ * @param {import('./lib/protocol.js').BackgroundMessage} msg
+ */
 function reply(port, msg) {
   try {
     port.postMessage(msg);
@@ -173,7 +180,7 @@ function enqueue(tabId, port, msg, st) {
     queues.set(tabId, q);
   }
   if (q.jobs.length && q.chars + chars > MAX_QUEUED_CHARS) {
-    reply(port, { type: 'verdicts', id: msg.id, results: [], generation: 0, error: 'busy' });
+    reply(port, { type: P.toContent.verdicts, id: msg.id, results: [], generation: 0, error: P.scanErrors.busy });
     return;
   }
   q.jobs.push({ msg, next: 0, results: [], chars, url: siteUrlOf(port.sender), st });
@@ -305,12 +312,13 @@ function dismissKey(url, text) {
 
 // What a content script may know: whether Flagpost runs on its site, how to show warnings,
 // and the words to show them with.
+/** @returns {Promise<import('./lib/protocol.js').ConfigMessage>} */
 async function configFor(url) {
   const st = await state();
   const locale = resolveLocale(st.settings.language);
   const [messages, fallback] = await Promise.all([loadCatalog(locale), loadCatalog('en')]);
   return {
-    type: 'config', enabled: siteEnabled(st.settings, url), mode: st.settings.mode, locale,
+    type: P.toContent.config, enabled: siteEnabled(st.settings, url), mode: st.settings.mode, locale,
     strings: contentStrings(messages, fallback),
   };
 }
@@ -319,11 +327,7 @@ async function configFor(url) {
 async function localize() {
   const st = await state();
   await initI18n(st.settings.language);
-  try {
-    api.contextMenus?.update?.('flag-post', { title: t('menuFlagPost') })?.catch?.(() => {});
-  } catch {
-    // No menu yet: it is created with the right title.
-  }
+  setMenuTitle(P.menuItems.flagPost, t('menuFlagPost'));
 }
 
 // The site a tab shows is its top-level page's.
@@ -334,13 +338,12 @@ function siteUrlOf(sender) {
 function setBadge(tabId, count) {
   if (tabId == null) return;
   const text = count > 0 ? String(count > 999 ? '999+' : count) : '';
-  api.action.setBadgeText({ tabId, text }).catch(() => {});
-  api.action.setBadgeBackgroundColor?.({ tabId, color: '#b3261e' })?.catch?.(() => {});
+  setBadgeText(tabId, text, '#b3261e');
 }
 
 api.runtime.onConnect.addListener((port) => {
   const sender = port.sender;
-  if (port.name !== PORT_NAME || sender?.id !== api.runtime.id || !sender.tab) {
+  if (port.name !== P.port || sender?.id !== api.runtime.id || !sender.tab) {
     port.disconnect();
     return;
   }
@@ -353,25 +356,25 @@ api.runtime.onConnect.addListener((port) => {
   port.onMessage.addListener((msg) => {
     if (msg === null || typeof msg !== 'object') return;
     switch (msg.type) {
-      case 'hello':
+      case P.fromContent.hello:
         configFor(siteUrlOf(port.sender)).then((c) => port.postMessage(c)).catch(() => {});
         break;
-      case 'scan':
+      case P.fromContent.scan:
         if (isValidScan(msg)) state().then((st) => enqueue(tabId, port, msg, st)).catch(() => enqueue(tabId, port, msg, null));
         break;
-      case 'mark':
+      case P.fromContent.mark:
         if (isValidMark(msg)) setMark(port, msg);
         break;
-      case 'dismiss':
+      case P.fromContent.dismiss:
         if (isValidText(msg.text) && typeof msg.undo === 'boolean') setDismissed(port, msg);
         break;
-      case 'help':
+      case P.fromContent.help:
         api.tabs.create({ url: api.runtime.getURL('extension/help/help.html') }).catch(() => {});
         break;
-      case 'pauseSite':
+      case P.fromContent.pauseSite:
         pauseSite(siteUrlOf(port.sender));
         break;
-      case 'count':
+      case P.fromContent.count:
         if (Number.isInteger(msg.flagged) && msg.flagged >= 0) setBadge(tabId, msg.flagged);
         break;
       default:
@@ -406,7 +409,6 @@ function setMark(port, msg) {
   const url = siteUrlOf(port.sender);
   const key = markKey(url, msg.text);
   serially(async () => {
-    let label = null;
     try {
       const marks = (await api.storage.local.get('marks')).marks ?? {};
       if (msg.label === null) delete marks[key];
@@ -417,13 +419,12 @@ function setMark(port, msg) {
         };
       }
       await save({ marks });
-      label = msg.label;
       const st = statePromise && (await statePromise.catch(() => null));
       if (st) st.marks = marks;
-      reply(port, { type: 'marked', ref: msg.ref, label, ok: true });
+      reply(port, { type: P.toContent.marked, ref: msg.ref, label: msg.label, ok: true });
     } catch (e) {
       storageError = String(e?.message ?? e);
-      reply(port, { type: 'marked', ref: msg.ref, label: null, ok: false });
+      reply(port, { type: P.toContent.marked, ref: msg.ref, label: null, ok: false });
     }
   });
 }
@@ -467,10 +468,8 @@ function pauseSite(url) {
 
 // Requests from the extension's own pages (popup, options).
 api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
-  const ownPage = sender?.id === api.runtime.id && !sender.tab?.id ||
-    (sender?.url ?? '').startsWith(api.runtime.getURL(''));
-  if (!ownPage || msg === null || typeof msg !== 'object') return false;
-  if (msg.type === 'status') {
+  if (!isOwnPage(sender) || msg === null || typeof msg !== 'object') return false;
+  if (msg.type === P.fromPage.status) {
     Promise.all([engine(), storageAccess])
       .then(([b, access]) => sendResponse({
         info: b.info, errors: b.errors, failed: b.failed ?? [], generation: b.generation, timings,
@@ -479,12 +478,12 @@ api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
       .catch((e) => sendResponse({ info: [], errors: [{ display: String(e) }], failed: [] }));
     return true;
   }
-  if (msg.type === 'checkUpdates') {
+  if (msg.type === P.fromPage.checkUpdates) {
     checkSubscriptions({ manual: true }).then((report) => sendResponse({ report }))
       .catch((e) => sendResponse({ report: [], error: String(e?.message ?? e) }));
     return true;
   }
-  if (msg.type === 'flushCounts') {
+  if (msg.type === P.fromPage.flushCounts) {
     clearTimeout(countsFlushTimer);
     flushCounts().then(() => sendResponse({ ok: true }));
     return true;
@@ -505,17 +504,14 @@ api.storage.onChanged.addListener((changes, area) => {
   const settingsChanged = 'settings' in changes;
   if (!packsChanged && !settingsChanged) return;
   statePromise = null;
+  /** @type {Partial<import('./lib/storage.js').Settings>} */
   const oldSettings = changes.settings?.oldValue ?? {};
+  /** @type {Partial<import('./lib/storage.js').Settings>} */
   const newSettings = changes.settings?.newValue ?? {};
   const rescan = packsChanged || oldSettings.threshold !== newSettings.threshold ||
     JSON.stringify(oldSettings.disabledCategories ?? []) !== JSON.stringify(newSettings.disabledCategories ?? []);
   if (settingsChanged) {
     if (oldSettings.language !== newSettings.language) localize();
-
-// The handlers behind browser UI that automated tests cannot click (the context menu, keyboard
-// shortcuts) and the update check, for the extension's own tests. Only the extension's
-// contexts can reach the worker's global object.
-globalThis.flagpostTest = Object.freeze({ menuClicked: onMenuClicked, command: onCommand, checkSubscriptions });
     if (oldSettings.autoUpdate !== newSettings.autoUpdate) scheduleUpdates();
     if (JSON.stringify(oldSettings.extraSites ?? []) !== JSON.stringify(newSettings.extraSites ?? [])) syncContentScripts().catch(() => {});
   }
@@ -524,7 +520,7 @@ globalThis.flagpostTest = Object.freeze({ menuClicked: onMenuClicked, command: o
     for (const port of ports) {
       try {
         port.postMessage(await configFor(siteUrlOf(port.sender)));
-        if (rescan) port.postMessage({ type: 'rescan' });
+        if (rescan) port.postMessage({ type: P.toContent.rescan });
       } catch {
         ports.delete(port);
       }
@@ -535,28 +531,23 @@ globalThis.flagpostTest = Object.freeze({ menuClicked: onMenuClicked, command: o
 async function onCommand(command, tab) {
   const target = tab?.id != null ? tab : (await api.tabs.query({ active: true, lastFocusedWindow: true }))[0];
   if (target?.id == null) return null;
-  if (command === 'next-flagged') return api.tabs.sendMessage(target.id, { type: 'next' }).catch(() => null);
-  if (command === 'flag-post') return api.tabs.sendMessage(target.id, { type: 'flagPost', via: 'key' }).catch(() => null);
+  if (command === P.commands.nextFlagged) return api.tabs.sendMessage(target.id, { type: P.toTab.next }).catch(() => null);
+  if (command === P.commands.flagPost) return api.tabs.sendMessage(target.id, { type: P.toTab.flagPost, via: 'key' }).catch(() => null);
   return null;
 }
 api.commands?.onCommand.addListener((command, tab) => { onCommand(command, tab); });
 
 // "Flag this post": a post Flagpost missed, marked from the page's context menu.
 function createMenu() {
-  if (!api.contextMenus) return;
-  api.contextMenus.removeAll(() => {
-    void api.runtime.lastError;
-    state().then((st) => initI18n(st.settings.language)).catch(() => {}).finally(() => {
-      api.contextMenus.create({ id: 'flag-post', title: t('menuFlagPost'), contexts: ['page', 'selection', 'link', 'image'] }, () => {
-        void api.runtime.lastError;
-      });
-    });
-  });
+  if (!hasMenus()) return;
+  removeAllMenus()
+    .then(() => state().then((st) => initI18n(st.settings.language)).catch(() => {}))
+    .then(() => addMenuItem({ id: P.menuItems.flagPost, title: t('menuFlagPost'), contexts: ['page', 'selection', 'link', 'image'] }));
 }
 
 function onMenuClicked(info, tab) {
-  if (info.menuItemId !== 'flag-post' || tab?.id == null) return null;
-  return api.tabs.sendMessage(tab.id, { type: 'flagPost', via: 'menu' }, { frameId: 0 }).catch(() => null);
+  if (info.menuItemId !== P.menuItems.flagPost || tab?.id == null) return null;
+  return api.tabs.sendMessage(tab.id, { type: P.toTab.flagPost, via: 'menu' }, { frameId: 0 }).catch(() => null);
 }
 api.contextMenus?.onClicked.addListener((info, tab) => { onMenuClicked(info, tab); });
 

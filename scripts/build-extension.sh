@@ -32,7 +32,7 @@ fi
 # options page (parse, validate, run examples, compile). They are rebuilt when missing or when
 # the engine's sources are newer; otherwise only the extension's files are assembled again.
 pkg_wasm=extension/pkg/authoring_bg.wasm
-if [ ! -f "$pkg_wasm" ] || [ ! -f extension/pkg/scanner_bg.wasm ] || [ -n "$(find crate extension/packs Cargo.toml Cargo.lock package-lock.json -newer "$pkg_wasm" -type f 2>/dev/null | head -1)" ]; then
+if [ ! -f "$pkg_wasm" ] || [ ! -f extension/pkg/scanner_bg.wasm ] || [ ! -f extension/pkg/scanner.d.ts ] || [ ! -f extension/pkg/authoring.d.ts ] || [ -n "$(find crate extension/packs Cargo.toml Cargo.lock package-lock.json -newer "$pkg_wasm" -type f 2>/dev/null | head -1)" ]; then
 # A `[profile.wasm]` in Cargo.toml (size-tuned) is used when present, else release.
 profile=release
 grep -q '^\[profile\.wasm\]' Cargo.toml && profile=wasm
@@ -60,7 +60,9 @@ wasm_module() {
   shift 2
   say "cargo build --profile $profile $* (wasm32-unknown-unknown): $name"
   cargo build --profile "$profile" --target wasm32-unknown-unknown -p flagpost --lib "$@"
-  wasm-bindgen --target web --no-typescript --out-dir extension/pkg --out-name "$name" \
+  # The TypeScript declarations it writes (pkg/*.d.ts) are what `npm run typecheck` checks the
+  # extension's calls into the engine against; they are not shipped.
+  wasm-bindgen --target web --out-dir extension/pkg --out-name "$name" \
     "target/wasm32-unknown-unknown/$profile/flagpost.wasm"
   local raw=extension/pkg/${name}_bg.wasm opt=extension/pkg/${name}_bg.opt.wasm
   if [ -n "$WASM_OPT" ] && "$WASM_OPT" "$level" "${OPT_FLAGS[@]}" "$raw" -o "$opt"; then
@@ -83,13 +85,18 @@ fi
 # must load those packs and flag a known post.
 node scripts/after-wasm.mjs extension
 
+# The content scripts' copy of the message protocol (extension/lib/protocol.js says why).
+say "extension/content/protocol.js"
+node scripts/write-content-protocol.mjs
+
 # assemble BROWSER OUT VARIANT: copies the extension and writes its manifest.
 assemble() {
   local browser=$1 out=$2 variant=$3
   rm -rf "$out"
   mkdir -p "$out/extension"
   # Shipped packs are compiled into the Wasm module; the pack sources are not needed twice.
-  (cd extension && tar --exclude=./packs --exclude='./icons/*.svg' -cf - .) | (cd "$out/extension" && tar -xf -)
+  # Type declarations are for the type-check only.
+  (cd extension && tar --exclude=./packs --exclude='./icons/*.svg' --exclude=./types --exclude='./pkg/*.d.ts' -cf - .) | (cd "$out/extension" && tar -xf -)
   cp -r _locales "$out/_locales"
   local flags=$out/extension/content/build.js
   if [ "$variant" = test ]; then

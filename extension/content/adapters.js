@@ -1,23 +1,12 @@
+// @ts-check
 // Site adapters: find post elements and the elements holding each post's own text.
 // Chosen by page structure (markup the sites' own code depends on), not by host name, so
 // saved pages and mirrors work too. The generic adapter covers every other site.
 
+/* global flagpostDom, flagpostText */
 /* exported flagpostAdapters */
 const flagpostAdapters = (() => {
-  const first = (el, selector) => (selector ? el.querySelector(selector) : null);
-  const all = (el, selector) => Array.from(el.querySelectorAll(selector));
-
-  // closest() that continues from a shadow root to its host: posts may hold their text in
-  // open shadow roots, or sit inside one.
-  const closestComposed = (node, selector) => {
-    let el = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement ?? node.parentNode?.host;
-    while (el) {
-      const found = el.closest(selector);
-      if (found) return found;
-      el = el.getRootNode().host ?? null;
-    }
-    return null;
-  };
+  const { first, all, closestComposed, ancestors, elementOf, hostOf, oneLine, textOf } = flagpostDom;
 
   // Page-wide look-ups (a thread title, a group header) are made once a second per document,
   // not once per post.
@@ -35,11 +24,10 @@ const flagpostAdapters = (() => {
 
   // Optional context of a post (channel, group or thread title), as one short line of text.
   const MAX_CONTEXT = 200;
-  const textOf = (el) => (el?.textContent ?? '').replace(/\s+/g, ' ').trim();
   const joinContext = (...parts) => {
     const seen = [];
     for (const p of parts) {
-      const t = typeof p === 'string' ? p.replace(/\s+/g, ' ').trim() : textOf(p);
+      const t = typeof p === 'string' ? oneLine(p) : textOf(p);
       if (t && !seen.includes(t)) seen.push(t);
     }
     return seen.join(' — ').slice(0, MAX_CONTEXT);
@@ -211,7 +199,7 @@ const flagpostAdapters = (() => {
   function findFeeds(root, limit = 15000) {
     const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT);
     let seen = 0;
-    let el = walker.currentNode;
+    let el = /** @type {Element | null} */ (walker.currentNode);
     while (el && seen++ < limit) {
       if (el.childElementCount >= 3 && !feeds.has(el) && !el.closest('nav, header, [role="navigation"]')) {
         const counts = new Map();
@@ -227,7 +215,7 @@ const flagpostAdapters = (() => {
           }
         }
       }
-      el = walker.nextNode();
+      el = /** @type {Element | null} */ (walker.nextNode());
     }
   }
 
@@ -262,10 +250,10 @@ const flagpostAdapters = (() => {
       return out.filter((el) => !isPureWrapper(el));
     },
     postOf(node) {
-      let el = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement ?? node.parentNode?.host;
+      let el = elementOf(node);
       while (el && el !== el.ownerDocument.body) {
         if ((el.matches(GENERIC_POSTS) && looksLikePost(el)) || inFeed(el)) return el;
-        el = el.parentElement ?? el.getRootNode().host ?? null;
+        el = el.parentElement ?? hostOf(el);
       }
       return null;
     },
@@ -294,17 +282,6 @@ const flagpostAdapters = (() => {
     if (!inner) return false;
     const ownText = flagpostText.extract([el], (n) => n !== el && (n.matches(GENERIC_POSTS) || inFeed(n))).text;
     return ownText.trim().length < MIN_TEXT;
-  }
-
-  // Ancestors of `el` (itself included) that match `selector`, nearest first.
-  function* ancestors(el, selector) {
-    let at = el;
-    while (at) {
-      const found = at.closest(selector);
-      if (!found) return;
-      yield found;
-      at = found.parentElement;
-    }
   }
 
   const specific = [x, vk, telegram, reddit, mastodon, facebook];

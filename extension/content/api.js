@@ -1,3 +1,4 @@
+// @ts-check
 // The extension API for the content scripts, taken as the page starts to load.
 //
 // In Chromium a page's named elements show up on the content script's global object, and a

@@ -1,3 +1,4 @@
+// @ts-check
 // Finds posts, sends their text to the background in batches, and warns on the flagged ones.
 // One MutationObserver; work is batched per frame within a time budget.
 //
@@ -8,15 +9,18 @@
 // modules as top-level consts, which page elements cannot shadow either; loading the same
 // files twice into one world fails at those declarations before anything runs.)
 
+/* global flagpostApi, flagpostBuild, flagpostProtocol, flagpostLimits, flagpostDom, flagpostAdapters, flagpostText, flagpostWarning */
+
 (() => {
   // Taken at document_start (api.js): by now `chrome` and `browser` may name page elements.
   const api = flagpostApi;
   if (!api) return;
+  const P = flagpostProtocol;
   const TEST_MARKERS = flagpostBuild.testMarkers === true;
   const HOST_TAG = TEST_MARKERS ? 'flagpost-warning' : 'div';
   const NOTICE_TAG = TEST_MARKERS ? 'flagpost-notice' : 'div';
   const FRAME_BUDGET_MS = 6;
-  const MAX_BATCH_POSTS = 100;
+  const MAX_BATCH_POSTS = flagpostLimits.batchPosts;
   const MAX_REDRAWS = 3; // how often a warning the page removed is put back
 
   let enabled = false;
@@ -56,7 +60,7 @@
   const i18n = {
     t: (key, ...args) => (key in strings ? format(strings[key], args) : key),
     tn(key, n, ...args) {
-      let category = 'other';
+      let category;
       try {
         category = new Intl.PluralRules(locale).select(n);
       } catch {
@@ -87,7 +91,7 @@
 
   function connect() {
     try {
-      port = api.runtime.connect({ name: 'flagpost' });
+      port = api.runtime.connect({ name: P.port });
     } catch {
       shutdown(); // The extension was updated or removed under this page.
       return null;
@@ -100,7 +104,7 @@
       inflight.clear();
       if (pendingPosts.size && enabled) setTimeout(schedule, 50);
     });
-    port.postMessage({ type: 'hello' });
+    port.postMessage({ type: P.fromContent.hello });
     return port;
   }
 
@@ -114,6 +118,7 @@
     }
   }
 
+  /** @param {import('../lib/protocol.js').ContentMessage} msg */
   function send(msg) {
     const p = port ?? connect();
     if (!p) return false;
@@ -128,9 +133,9 @@
 
   function onPortMessage(msg) {
     if (!msg || typeof msg !== 'object') return;
-    if (msg.type === 'config') {
-      const next = ['banner', 'blur', 'highlight'].includes(msg.mode) ? msg.mode : 'banner';
-      const nextLocale = ['en', 'ru', 'uk'].includes(msg.locale) ? msg.locale : 'en';
+    if (msg.type === P.toContent.config) {
+      const next = P.modes.includes(msg.mode) ? msg.mode : 'banner';
+      const nextLocale = P.locales.includes(msg.locale) ? msg.locale : 'en';
       const modeChanged = next !== mode || nextLocale !== locale;
       mode = next;
       locale = nextLocale;
@@ -138,13 +143,13 @@
       if (msg.enabled && !enabled) start();
       else if (!msg.enabled && enabled) stop();
       else if (enabled && modeChanged) redrawAll();
-    } else if (msg.type === 'verdicts' && Number.isInteger(msg.id) && Array.isArray(msg.results)) {
+    } else if (msg.type === P.toContent.verdicts && Number.isInteger(msg.id) && Array.isArray(msg.results)) {
       onVerdicts(msg);
-    } else if (msg.type === 'marked' && Number.isInteger(msg.ref)) {
+    } else if (msg.type === P.toContent.marked && Number.isInteger(msg.ref)) {
       const done = pendingMarks.get(msg.ref);
       pendingMarks.delete(msg.ref);
       done?.(msg.ok === true, msg.label);
-    } else if (msg.type === 'rescan') {
+    } else if (msg.type === P.toContent.rescan) {
       generation += 1;
       if (enabled) {
         pendingRoots.add(document.body ?? document.documentElement);
@@ -219,7 +224,7 @@
         }
       });
     }
-    let doc = null;
+    let doc;
     try {
       doc = frame.contentDocument; // null for frames of another origin
     } catch {
@@ -329,7 +334,7 @@
     const entries = outbox.splice(0, outbox.length);
     const id = ++batchSeq;
     inflight.set(id, entries);
-    const msg = { type: 'scan', id, texts: entries.map((e) => e.text) };
+    const msg = { type: P.fromContent.scan, id, texts: entries.map((e) => e.text) };
     if (entries.some((e) => e.context)) msg.contexts = entries.map((e) => e.context);
     if (!send(msg)) {
       inflight.delete(id);
@@ -342,11 +347,12 @@
 
   // ---- verdicts ----
 
+  /** @param {import('../lib/protocol.js').VerdictsMessage} msg */
   function onVerdicts(msg) {
     const entries = inflight.get(msg.id);
     if (!entries) return;
     inflight.delete(msg.id);
-    if (msg.error === 'busy') {
+    if (msg.error === P.scanErrors.busy) {
       // The background is scanning a lot for this tab: try these posts again shortly.
       requeue(entries);
       clearTimeout(retryTimer);
@@ -443,21 +449,15 @@
             rec.revealed = true;
           },
           onMark: (label) => markPost(post, rec, rec.mark === label ? null : label),
-          onHelp: () => send({ type: 'help' }),
-          onPauseSite: () => send({ type: 'pauseSite' }),
+          onHelp: () => send({ type: P.fromContent.help }),
+          onPauseSite: () => send({ type: P.fromContent.pauseSite }),
         },
       },
     );
     hosts.set(view.host, post);
-    insertBefore(post, anchor, view.host);
+    flagpostDom.insertBefore(post, anchor, view.host);
     rec.view = view;
     view.attached();
-  }
-
-  function insertBefore(post, anchor, host) {
-    if (anchor.slot) host.slot = anchor.slot;
-    if (anchor === post) post.prepend(host);
-    else anchor.before(host);
   }
 
   // ---- marks, dismissals and notices ----
@@ -478,7 +478,7 @@
       onDone?.(ok);
     });
     const msg = {
-      type: 'mark', ref, text: rec.text, label,
+      type: P.fromContent.mark, ref, text: rec.text, label,
       rules: [...new Set(rules.map((r) => r.id))], packs: [...new Set(rules.map((r) => `${r.pack}@${r.packVersion}`))],
     };
     if (rec.context) msg.context = rec.context;
@@ -491,7 +491,7 @@
     const anchor = rec.contents?.[0] ?? post;
     const view = flagpostWarning.notice(anchor, { tag: NOTICE_TAG, ...options });
     hosts.set(view.host, post);
-    insertBefore(post, anchor, view.host);
+    flagpostDom.insertBefore(post, anchor, view.host);
     rec.notice = view;
     view.attached();
     return view;
@@ -505,14 +505,14 @@
     rec.dismissed = true;
     const hadFocus = rec.view?.hasFocus() ?? false;
     clearDrawing(rec);
-    send({ type: 'dismiss', text: rec.text, undo: false });
+    send({ type: P.fromContent.dismiss, text: rec.text, undo: false });
     const view = showNotice(post, rec, {
       message: i18n.t('w_dismissed'),
       action: i18n.t('w_undo'),
       onAction: () => {
         rec.notice = null;
         rec.dismissed = false;
-        send({ type: 'dismiss', text: rec.text, undo: true });
+        send({ type: P.fromContent.dismiss, text: rec.text, undo: true });
         if (rec.verdict && post.isConnected) {
           draw(post, rec);
           rec.view?.focusDismiss();
@@ -640,7 +640,7 @@
     clearTimeout(countTimer);
     countTimer = setTimeout(() => {
       for (const p of flaggedPosts) if (!p.isConnected) flaggedPosts.delete(p);
-      send({ type: 'count', flagged: flaggedPosts.size });
+      send({ type: P.fromContent.count, flagged: flaggedPosts.size });
     }, 100);
   }
 
@@ -692,26 +692,26 @@
     if (sender?.id !== api.runtime.id || sender.tab || !msg || typeof msg !== 'object') return false;
     const list = flaggedInOrder();
     switch (msg.type) {
-      case 'list':
+      case P.toTab.list:
         sendResponse({
           url: location.href, title: document.title, enabled, adapter: adapter.name,
           posts: list.map(describe),
         });
         return false;
-      case 'scrollTo':
+      case P.toTab.scrollTo:
         if (Number.isInteger(msg.index) && list[msg.index]) {
           cursor = msg.index;
           focusPost(list[msg.index]);
           sendResponse({ ok: true });
         } else sendResponse({ ok: false });
         return false;
-      case 'flagPost':
+      case P.toTab.flagPost:
         sendResponse(flagPost(msg.via === 'menu' ? 'menu' : 'key'));
         return false;
-      case 'scores':
+      case P.toTab.scores:
         sendResponse({ url: location.href, enabled, ...scores() });
         return false;
-      case 'next':
+      case P.toTab.next:
         if (list.length) {
           cursor = (cursor + 1) % list.length;
           focusPost(list[cursor]);

@@ -1,3 +1,4 @@
+// @ts-check
 // Reads a post's text as a reader sees it and maps offsets in it back to text nodes.
 // Classic content script: shares the isolated world's script scope with the other scripts.
 //
@@ -6,6 +7,7 @@
 // eye to break words apart (display:none, visibility:hidden, transparent, zero-size or
 // off-screen spans), which would otherwise keep a phrase from matching.
 
+/* global flagpostLimits */
 /* exported flagpostText */
 const flagpostText = (() => {
   // Controls, menus, media and our own warnings are not the post's text.
@@ -27,7 +29,7 @@ const flagpostText = (() => {
     'LI', 'MAIN', 'OL', 'P', 'PRE', 'SECTION', 'TABLE', 'TD', 'TH', 'TR', 'UL',
   ]);
 
-  const MAX_CHARS = 65536;
+  const MAX_CHARS = flagpostLimits.maxTextUtf16;
   const VISIBILITY = { visibilityProperty: true, opacityProperty: true };
   // A computed colour with zero alpha: rgba(r, g, b, 0), rgb(r g b / 0), transparent.
   const TRANSPARENT = /^transparent$|^rgba\([^)]*,\s*0(?:\.0*)?\)$|\/\s*0(?:\.0*)?\)$/;

@@ -1,3 +1,4 @@
+// @ts-check
 // The warning drawn on a flagged post: a host element just before the post's content that
 // renders into a closed shadow root. Every page and rule string is set as text; it is
 // keyboard-usable, labelled for screen readers, and light or dark to match the page. It
@@ -6,8 +7,9 @@
 // dismissed warning's undo, a post flagged by hand) are drawn the same way.
 //
 // A hostile page must not be able to read, restyle, hijack or hide it:
-//   - the host is created in an inert document, so a custom element the page defined with the
-//     same name cannot run its constructor for our createElement; its shadow root is attached
+//   - the host is created in an inert document (flagpostDom.create), so a custom element the
+//     page defined with the same name cannot run its constructor for our createElement; its
+//     shadow root is attached
 //     (closed) before it reaches the page, so a constructor run on upgrade cannot take it;
 //   - in the build users install the host is a plain element with no attribute, class or
 //     name the page could select (the test build names it <flagpost-warning>);
@@ -17,6 +19,7 @@
 //   - matched words, the blur cover and the highlight outline are drawn as an overlay inside
 //     the same shadow root, not as attributes, classes or highlight names on the page.
 
+/* global flagpostDom, flagpostText */
 /* exported flagpostWarning */
 const flagpostWarning = (() => {
   const CSS_TEXT = `
@@ -83,8 +86,8 @@ a { color: var(--link); }
     mastodon: 'https://docs.joinmastodon.org/user/moderating/',
   };
 
-  // Elements made here cannot be custom elements of the page: this document has no registry.
-  const inert = document.implementation.createHTMLDocument('');
+  // Every element is made by flagpostDom.create, in a document with no custom-element registry.
+  const { create: el, textNode } = flagpostDom;
   const sheets = new WeakMap(); // document → constructed sheet (a sheet is tied to its document)
 
   function applyHostStyle(host, banner) {
@@ -112,28 +115,16 @@ a { color: var(--link); }
       // Some content-script worlds cannot adopt sheets; a style element works there.
     }
     if (!shadow.querySelector('style')) {
-      const style = inert.createElement('style');
-      style.textContent = CSS_TEXT;
-      shadow.prepend(style);
+      shadow.prepend(el('style', { text: CSS_TEXT }));
     }
   }
 
   const SEVERITY_ORDER = ['low', 'medium', 'high', 'critical'];
 
-  function el(tag, props = {}, children = []) {
-    const node = inert.createElement(tag);
-    for (const [k, v] of Object.entries(props)) {
-      if (k === 'text') node.textContent = v;
-      else node.setAttribute(k, v);
-    }
-    for (const c of children) node.append(c);
-    return node;
-  }
-
   // Is the page behind `node` dark? Looks for the nearest opaque background.
   function pageIsDark(node) {
     let e = node;
-    const view = node.ownerDocument?.defaultView ?? window;
+    const view = node.ownerDocument?.defaultView ?? document.defaultView;
     while (e && e.nodeType === Node.ELEMENT_NODE) {
       const bg = view.getComputedStyle(e).backgroundColor;
       const m = bg.match(/rgba?\(([\d.]+),\s*([\d.]+),\s*([\d.]+)(?:,\s*([\d.]+))?/);
@@ -170,13 +161,13 @@ a { color: var(--link); }
       const words = [...new Set(rule.spans.map(([s, e]) => text.slice(s, e)))];
       const item = el('li', {}, [
         el('code', { text: rule.id }),
-        inert.createTextNode(` — ${i18n.ruleDescription(rule) || i18n.categoryName(rule.category)} `),
+        textNode(` — ${i18n.ruleDescription(rule) || i18n.categoryName(rule.category)} `),
         el('span', { class: 'meta', text: `(${t('w_ruleMeta', i18n.categoryName(rule.category), i18n.severityName(rule.severity), formatNumber(rule.weight), `${rule.pack} ${rule.packVersion}`)})` }),
       ]);
       if (words.length) {
-        const matched = el('div', { class: 'meta' }, [inert.createTextNode(`${t('w_matched')} `)]);
+        const matched = el('div', { class: 'meta' }, [textNode(`${t('w_matched')} `)]);
         words.slice(0, 12).forEach((w, i) => {
-          if (i) matched.append(inert.createTextNode(' '));
+          if (i) matched.append(textNode(' '));
           matched.append(el('mark', { text: w }));
         });
         item.append(matched);
@@ -241,7 +232,7 @@ a { color: var(--link); }
     const anchor = post.contents[0];
     const doc = anchor.ownerDocument;
     const theme = pageIsDark(anchor) ? 'dark' : 'light';
-    const host = inert.createElement(options.tag || 'div');
+    const host = el(options.tag || 'div');
     const shadow = host.attachShadow({ mode: 'closed' });
     const showBanner = mode !== 'highlight';
     applyHostStyle(host, showBanner);
@@ -269,7 +260,7 @@ a { color: var(--link); }
       chip.addEventListener('click', () => {
         panel.hidden = !panel.hidden;
         chip.setAttribute('aria-expanded', String(!panel.hidden));
-        if (!panel.hidden) box.querySelector('button.toggle')?.focus();
+        if (!panel.hidden) /** @type {HTMLButtonElement | null} */ (box.querySelector('button.toggle'))?.focus();
       });
       float.append(chip, panel);
       shadow.append(float);
@@ -393,7 +384,7 @@ a { color: var(--link); }
   // when it goes by itself.
   function notice(anchor, { tag, message, action, onAction, timeout = 10000, onExpire }) {
     const theme = pageIsDark(anchor) ? 'dark' : 'light';
-    const host = inert.createElement(tag || 'div');
+    const host = el(tag || 'div');
     const shadow = host.attachShadow({ mode: 'closed' });
     applyHostStyle(host, true);
     const button = el('button', { type: 'button', class: 'notice-action', text: action });

@@ -1,3 +1,4 @@
+// @ts-check
 // The authoring engine: parses, validates, runs examples and compiles packs (the authoring
 // Wasm module, which contains the scanner too). Used by the options page and playground, and
 // by the worker only when a user's packs must be compiled from their sources (an import, an
@@ -105,6 +106,7 @@ function failure(sources, f) {
 // does not: one bad or oversized pack never takes the others down with it. Returns
 // { engine, info, failed: [{ name, id, version, shipped, errors }] } or, when nothing at all
 // compiles, { errors, failed }.
+/** @returns {Built} */
 export function compileAll(state, sources = allSources(state)) {
   return build(sources, allOptions(state));
 }
@@ -118,7 +120,13 @@ export function describeFailures(failed) {
   });
 }
 
+/**
+ * An engine built from packs, or why none could be.
+ * @typedef {{ engine?: import('../pkg/authoring.js').Scanner, info?: any[], errors?: any[], failed?: any[] }} Built
+ */
+
 // Compiles the given packs; returns { engine, info, failed } or { errors } (with line and column).
+/** @returns {Built} */
 export function compile(state, packs = activePacks(state)) {
   const built = build(packs, engineOptions(state, packs));
   if (built.failed?.length && !built.errors) {
@@ -128,6 +136,7 @@ export function compile(state, packs = activePacks(state)) {
   return built;
 }
 
+/** @returns {Built} */
 function build(sources, settings) {
   const compiled = compileSources(sources);
   const built = openScanner(Scanner, [compiled.bytes], settings, 'auto');

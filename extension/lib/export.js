@@ -1,3 +1,4 @@
+// @ts-check
 // Evidence and labelled-data exports, shared by the popup.
 
 // UTF-16 offsets (as the content script reports them) → Unicode scalar value offsets, the

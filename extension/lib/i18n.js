@@ -1,3 +1,4 @@
+// @ts-check
 // The interface language of the extension's own pages and background: English, Russian or
 // Ukrainian, following the browser unless the options page says otherwise.
 //
@@ -13,8 +14,9 @@
 // packs, and rules added to the shipped pack later, show the pack's own description.
 
 import { api } from './browser.js';
+import { PROTOCOL } from './protocol.js';
 
-export const LOCALES = ['en', 'ru', 'uk'];
+export const LOCALES = PROTOCOL.locales;
 export const SHIPPED_PACK_ID = 'recruitment';
 
 const catalogs = new Map(); // locale → Promise<messages>
@@ -130,15 +132,16 @@ export function severityName(severity) {
 
 // Fills the text of elements with data-i18n="key", and attributes named in
 // data-i18n-attr="attr:key;attr:key". Text is only ever set as text.
+/** @param {Document | Element} [root] */
 export function localizePage(root = document) {
-  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
-  for (const el of root.querySelectorAll('[data-i18n-attr]')) {
+  for (const el of /** @type {NodeListOf<HTMLElement>} */ (root.querySelectorAll('[data-i18n]'))) el.textContent = t(el.dataset.i18n);
+  for (const el of /** @type {NodeListOf<HTMLElement>} */ (root.querySelectorAll('[data-i18n-attr]'))) {
     for (const pair of el.dataset.i18nAttr.split(';')) {
       const [attr, key] = pair.split(':').map((s) => s.trim());
       if (attr && key) el.setAttribute(attr, t(key));
     }
   }
-  const html = root.documentElement ?? root.ownerDocument?.documentElement;
+  const html = 'documentElement' in root ? root.documentElement : root.ownerDocument?.documentElement;
   if (html) html.lang = current.locale;
 }
 

@@ -1,3 +1,4 @@
+// @ts-check
 // The extension's plain pages (welcome, help, privacy): their words in the user's language,
 // and on the welcome page the two choices a new user makes.
 
@@ -16,11 +17,11 @@ async function main() {
     const problem = await saveOrExplain({ settings: { ...fresh.settings, ...patch } });
     if (status) status.textContent = problem ?? t('optSaved');
   };
-  for (const input of document.querySelectorAll('input[name="mode"]')) {
+  for (const input of /** @type {NodeListOf<HTMLInputElement>} */ (document.querySelectorAll('input[name="mode"]'))) {
     input.checked = input.value === state.settings.mode;
     input.addEventListener('change', () => { if (MODES.includes(input.value)) save({ mode: input.value }); });
   }
-  const language = document.getElementById('language');
+  const language = /** @type {HTMLSelectElement | null} */ (document.getElementById('language'));
   if (language) {
     language.value = state.settings.language;
     language.addEventListener('change', async () => {

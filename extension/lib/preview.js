@@ -1,3 +1,4 @@
+// @ts-check
 // The threshold preview: from the rule hits of the posts on a page, how many posts a threshold
 // would flag. Mirrors the engine's rule: a post is flagged when, for some pack, the weights of
 // its rules that fired add up to the threshold (the pack's own, or the one set in the options).

@@ -1,3 +1,4 @@
+// @ts-check
 // Packs that travel: exact bytes in and out, packs subscribed by URL and signed with Ed25519,
 // versions, update checks and history. Shared by the options page (subscribe, check now,
 // roll back) and the background (daily checks, when the user switched them on).
@@ -13,8 +14,9 @@
 
 import { t } from './i18n.js';
 import { MAX_HISTORY } from './storage.js';
+import { LIMITS } from './limits.js';
 
-const MAX_PACK_BYTES = 4 * 1024 * 1024;
+const MAX_PACK_BYTES = LIMITS.maxPackBytes;
 const BOM = [0xef, 0xbb, 0xbf];
 
 export class PackRefused extends Error {}
@@ -155,7 +157,7 @@ export async function fetchSigned(url, publicKey, fetcher = globalThis.fetch.bin
   parsePublicKey(publicKey);
   const bytes = await fetchBytes(url, fetcher);
   const signature = new TextDecoder().decode(await fetchBytes(`${url}.sig`, fetcher));
-  let ok = false;
+  let ok;
   try {
     ok = await verifySignature(bytes, signature, publicKey);
   } catch {

@@ -1,3 +1,4 @@
+// @ts-check
 // The worker's engine: the scanner Wasm module (compiled packs in, verdicts out). It never
 // parses a pack; extension/lib/engine.js (the authoring module) compiles sources when a pack
 // is imported or a stored compiled form is refused.

@@ -1,3 +1,4 @@
+// @ts-check
 // Where Flagpost reads pages. The supported social sites are in the manifest's host
 // permissions and content scripts; any other site (a forum, a Mastodon server, saved pages
 // under file://) is added by the user on the options page, which asks the browser for that
@@ -57,6 +58,7 @@ export async function grantedExtraSites(extraSites) {
 
 export async function syncContentScripts() {
   if (!api.scripting?.registerContentScripts) return [];
+  /** @type {{ settings?: Partial<import('./storage.js').Settings> }} */
   const { settings } = await api.storage.local.get('settings');
   const origins = await grantedExtraSites(settings?.extraSites ?? []);
   const registered = await api.scripting.getRegisteredContentScripts().catch(() => []);

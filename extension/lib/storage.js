@@ -1,3 +1,4 @@
+// @ts-check
 // Settings and user packs in storage.local, with a schema version and migrations.
 //
 // Stored keys (one key per concern, so a write of one never clobbers another):
@@ -24,6 +25,7 @@
 
 import { api, isQuotaError } from './browser.js';
 import { t } from './i18n.js';
+import { PROTOCOL } from './protocol.js';
 
 function explain(key, detail) {
   const text = t(key, detail);
@@ -34,12 +36,20 @@ function explain(key, detail) {
 }
 
 export const SCHEMA_VERSION = 2;
-export const MODES = ['banner', 'blur', 'highlight'];
+// Lists that values read from storage or forms are tested against.
+/** @type {readonly string[]} */
+export const MODES = PROTOCOL.modes;
 
-export const LANGUAGES = ['auto', 'en', 'ru', 'uk'];
+export const LANGUAGES = Object.freeze(['auto', ...PROTOCOL.locales]);
 export const MAX_DISMISSED = 5000;
 export const MAX_TRIAL_HITS = 500;
 export const MAX_HISTORY = 5;
+
+/**
+ * What settings hold once read (cleanSettings); fields of newer versions are carried along.
+ * @typedef {{ mode: import('./protocol.js').DisplayMode, threshold: number | null, disabledSites: string[],
+ *   language: string, disabledCategories: string[], autoUpdate: boolean, extraSites: string[] }} Settings
+ */
 
 export const DEFAULT_SETTINGS = Object.freeze({
   mode: 'banner',
@@ -193,7 +203,7 @@ export function normalize(raw) {
 }
 
 export async function loadState(area = api.storage.local) {
-  let raw = {};
+  let raw;
   try {
     raw = await area.get(null);
   } catch {
@@ -221,7 +231,7 @@ export async function loadState(area = api.storage.local) {
 export async function save(partial, area = api.storage.local) {
   const { schema } = await area.get('schema');
   const out = { ...partial };
-  if (!(Number.isInteger(schema) && schema > SCHEMA_VERSION)) out.schema = SCHEMA_VERSION;
+  if (!(typeof schema === 'number' && Number.isInteger(schema) && schema > SCHEMA_VERSION)) out.schema = SCHEMA_VERSION;
   else delete out.schema;
   await area.set(out);
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // Options: display mode, language, threshold (with a preview on the open page), categories,
 // sites (the supported ones, others added with the browser's permission, paused ones), rule
 // packs (import, export byte for byte, subscribe by URL with signatures, updates, history and
@@ -12,8 +13,14 @@ import { initI18n, localizePage, t, tn, categoryName, ruleDescription, severityN
 import { decodePack, encodePack, packUrl, updateFromUrl, rollBack, withHistory, PackRefused } from '../lib/remote.js';
 import { originPattern } from '../lib/sites.js';
 import { countFlagged } from '../lib/preview.js';
+import { PROTOCOL as P } from '../lib/protocol.js';
 
 const $ = (id) => document.getElementById(id);
+// Form controls by id, with the type of element the page has there.
+const $input = (id) => /** @type {HTMLInputElement} */ ($(id));
+const $select = (id) => /** @type {HTMLSelectElement} */ ($(id));
+const $button = (id) => /** @type {HTMLButtonElement} */ ($(id));
+const $textarea = (id) => /** @type {HTMLTextAreaElement} */ ($(id));
 
 let state = null;
 let packs = [];
@@ -61,13 +68,13 @@ function when(time) {
 // ---- display ----
 
 function renderDisplay() {
-  for (const input of document.querySelectorAll('input[name="mode"]')) input.checked = input.value === state.settings.mode;
-  $('threshold').value = state.settings.threshold ?? '';
-  $('language').value = state.settings.language;
-  $('auto-update').checked = state.settings.autoUpdate;
+  for (const input of /** @type {NodeListOf<HTMLInputElement>} */ (document.querySelectorAll('input[name="mode"]'))) input.checked = input.value === state.settings.mode;
+  $input('threshold').value = state.settings.threshold ?? '';
+  $select('language').value = state.settings.language;
+  $input('auto-update').checked = state.settings.autoUpdate;
   const n = Object.keys(state.dismissed).length;
   $('dismissed-count').textContent = n ? tn('optDismissedCount', n) : t('optDismissedNone');
-  $('dismissed-clear').disabled = n === 0;
+  $button('dismissed-clear').disabled = n === 0;
 }
 
 // One switch per category of the packs in use (and any switched off before).
@@ -106,9 +113,9 @@ async function openPageTab() {
 async function renderPreview() {
   const tab = await openPageTab().catch(() => null);
   const info = $('preview-page');
-  const table = $('preview-table');
+  const table = /** @type {HTMLTableElement} */ ($('preview-table'));
   let reply = null;
-  if (tab) reply = await api.tabs.sendMessage(tab.id, { type: 'scores' }).catch(() => null);
+  if (tab) reply = await api.tabs.sendMessage(tab.id, { type: P.toTab.scores }).catch(() => null);
   if (!reply) {
     info.textContent = t('optPreviewNoPage');
     table.hidden = true;
@@ -120,10 +127,10 @@ async function renderPreview() {
   own.engine?.free();
   info.textContent = t('optPreviewPage', reply.url, reply.scanned);
   const rows = [[t('optPreviewOwn'), null]];
-  const typed = Number($('threshold').value);
+  const typed = Number($input('threshold').value);
   const values = new Set([0.5, 1, 1.5, 2, 3]);
   if (state.settings.threshold) values.add(state.settings.threshold);
-  if ($('threshold').value !== '' && typed > 0) values.add(typed);
+  if ($input('threshold').value !== '' && typed > 0) values.add(typed);
   for (const v of [...values].sort((a, b) => a - b)) rows.push([String(v), v]);
   const current = state.settings.threshold ?? null;
   table.tBodies[0].replaceChildren(...rows.map(([label, v]) => el('tr', { 'data-threshold': v == null ? 'own' : String(v), class: v === current ? 'current' : '' }, [
@@ -165,7 +172,7 @@ async function addSite(origin) {
     flash(t('optBadSite'), { error: true });
     return false;
   }
-  let granted = false;
+  let granted;
   try {
     granted = await api.permissions.request({ origins: [origin] });
   } catch (e) {
@@ -342,8 +349,8 @@ function renderPacks() {
 
 // Only the hit counts changed: the numbers are updated in place.
 function renderCounts() {
-  for (const row of document.querySelectorAll('.pack[data-pack] tr[data-rule]')) {
-    const pack = row.closest('.pack').dataset.pack;
+  for (const row of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('.pack[data-pack] tr[data-rule]'))) {
+    const pack = /** @type {HTMLElement} */ (row.closest('.pack')).dataset.pack;
     row.querySelector('td.hits').textContent = String(state.hitCounts[`${pack}/${row.dataset.rule}`] ?? 0);
   }
   $('counts-since').textContent = state.countsSince ? t('optCountsSince', when(state.countsSince)) : t('optCountsNone');
@@ -415,7 +422,7 @@ async function subscribe(urlText, keyText) {
     return;
   }
   // Only this pack's origin, asked for now (the browser may show its own prompt).
-  let granted = false;
+  let granted;
   try {
     granted = await api.permissions.request({ origins: [target.origin] });
   } catch (e) {
@@ -442,8 +449,8 @@ async function subscribe(urlText, keyText) {
     }
     state.userPacks = result.userPacks;
     out.replaceChildren(el('p', { class: 'ok', text: t('optSubscribed', result.pack.name, result.pack.id, result.pack.version) }));
-    $('subscribe-url').value = '';
-    $('subscribe-key').value = '';
+    $input('subscribe-url').value = '';
+    $input('subscribe-key').value = '';
   } catch (e) {
     const message = e instanceof PackRefused ? e.message : String(e?.message ?? e);
     out.replaceChildren(el('p', { class: 'error', text: `${message} ${t('optNothingChanged')}` }));
@@ -468,7 +475,7 @@ async function releaseOrigin(url, userPacks) {
 async function checkUpdates() {
   const out = $('subscribe-result');
   out.replaceChildren(el('p', { class: 'muted', text: t('optChecking') }));
-  const reply = await api.runtime.sendMessage({ type: 'checkUpdates' }).catch((e) => ({ report: [], error: String(e) }));
+  const reply = await api.runtime.sendMessage({ type: P.fromPage.checkUpdates }).catch((e) => ({ report: [], error: String(e) }));
   const lines = (reply?.report ?? []).map((r) => {
     if (r.status === 'installed') return el('li', { class: 'ok', text: t('optUpdated', r.url, r.version) });
     if (r.status === 'current') return el('li', { class: 'muted', text: t('optUpToDateUrl', r.url, r.version) });
@@ -489,8 +496,8 @@ function renderTrials() {
     el('div', { class: 'text', text: h.text }),
   ])));
   if (!hits.length) list.append(el('li', { class: 'muted', text: t('optTrialNone') }));
-  $('trial-export').disabled = hits.length === 0;
-  $('trial-clear').disabled = hits.length === 0;
+  $button('trial-export').disabled = hits.length === 0;
+  $button('trial-clear').disabled = hits.length === 0;
 }
 
 // ---- playground ----
@@ -520,7 +527,7 @@ function highlighted(text, spans) {
 }
 
 function runPlayground() {
-  const text = $('playground-input').value;
+  const text = $textarea('playground-input').value;
   const verdictBox = $('playground-verdict');
   const preview = $('playground-text');
   if (!playgroundEngine?.engine) {
@@ -564,7 +571,7 @@ async function refresh() {
     localizePage();
   }
   packs = listPacks(state);
-  const status = await api.runtime.sendMessage({ type: 'status' }).catch(() => null);
+  const status = await api.runtime.sendMessage({ type: P.fromPage.status }).catch(() => null);
   failedPacks = new Map((status?.failed ?? []).map((f, i) => [f.name, describeFailures(status.failed)[i]]));
   renderDisplay();
   renderSites();
@@ -621,15 +628,15 @@ async function main() {
   });
   ready = loadWasm().then(refresh);
   await ready;
-  for (const input of document.querySelectorAll('input[name="mode"]')) {
+  for (const input of /** @type {NodeListOf<HTMLInputElement>} */ (document.querySelectorAll('input[name="mode"]'))) {
     input.addEventListener('change', () => { if (MODES.includes(input.value)) saveSettings({ mode: input.value }); });
   }
   $('language').addEventListener('change', () => {
-    if (LANGUAGES.includes($('language').value)) saveSettings({ language: $('language').value });
+    if (LANGUAGES.includes($select('language').value)) saveSettings({ language: $select('language').value });
   });
   $('threshold-save').addEventListener('click', () => {
-    const v = Number($('threshold').value);
-    if ($('threshold').value === '' || !(v > 0)) saveSettings({ threshold: null });
+    const v = Number($input('threshold').value);
+    if ($input('threshold').value === '' || !(v > 0)) saveSettings({ threshold: null });
     else saveSettings({ threshold: v });
   });
   $('threshold').addEventListener('input', () => renderPreview());
@@ -638,29 +645,30 @@ async function main() {
   $('dismissed-clear').addEventListener('click', () => store({ dismissed: {} }));
   $('site-form').addEventListener('submit', (e) => {
     e.preventDefault();
-    const raw = $('site-input').value.trim().toLowerCase();
-    let host = raw;
+    const raw = $input('site-input').value.trim().toLowerCase();
+    let host;
     try { host = new URL(raw.includes('://') ? raw : `https://${raw}`).hostname; } catch { return; }
     host = host.replace(/^www\./, '');
     if (host && !state.settings.disabledSites.includes(host)) saveSettings({ disabledSites: [...state.settings.disabledSites, host] });
-    $('site-input').value = '';
+    $input('site-input').value = '';
   });
   $('extra-form').addEventListener('submit', async (e) => {
     e.preventDefault();
-    if (await addSite(originPattern($('extra-input').value))) $('extra-input').value = '';
+    if (await addSite(originPattern($input('extra-input').value))) $input('extra-input').value = '';
   });
   $('file-access').addEventListener('click', () => addSite('file:///*'));
   $('import-file').addEventListener('change', async (e) => {
-    const [file] = e.target.files;
+    const input = /** @type {HTMLInputElement} */ (e.target);
+    const [file] = input.files;
     if (file) await importFile(file);
-    e.target.value = '';
+    input.value = '';
   });
   $('subscribe-form').addEventListener('submit', (e) => {
     e.preventDefault();
-    subscribe($('subscribe-url').value, $('subscribe-key').value);
+    subscribe($input('subscribe-url').value, $input('subscribe-key').value);
   });
   $('check-now').addEventListener('click', () => checkUpdates());
-  $('auto-update').addEventListener('change', () => saveSettings({ autoUpdate: $('auto-update').checked }));
+  $('auto-update').addEventListener('change', () => saveSettings({ autoUpdate: $input('auto-update').checked }));
   $('counts-reset').addEventListener('click', () => store({ hitCounts: {}, countsSince: Date.now() }, t('optCountsWereReset')));
   $('trial-clear').addEventListener('click', () => store({ trialHits: [] }));
   $('trial-export').addEventListener('click', () => {

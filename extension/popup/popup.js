@@ -1,3 +1,4 @@
+// @ts-check
 // Popup: flagged posts on this tab, jump to each, pause the site, export evidence and marks.
 
 import { loadState, saveOrExplain, siteKey } from '../lib/storage.js';
@@ -5,8 +6,12 @@ import { evidenceJson, evidenceCsv, labelledJsonl, markKey, download } from '../
 import { api } from '../lib/browser.js';
 import { initI18n, localizePage, t, tn, categoryName } from '../lib/i18n.js';
 import { originPattern } from '../lib/sites.js';
+import { PROTOCOL as P } from '../lib/protocol.js';
 
 const $ = (id) => document.getElementById(id);
+// Form controls by id, with the type of element the page has there.
+const $input = (id) => /** @type {HTMLInputElement} */ ($(id));
+const $button = (id) => /** @type {HTMLButtonElement} */ ($(id));
 
 // A write that failed (storage full among the reasons) is said, not lost.
 async function store(partial) {
@@ -28,6 +33,7 @@ async function targetTab() {
   return active;
 }
 
+/** @param {import('../lib/protocol.js').TabRequest} msg */
 async function ask(msg) {
   try {
     return await api.tabs.sendMessage(tab.id, msg);
@@ -49,7 +55,7 @@ function el(tag, props = {}, children = []) {
 function renderMarksCount() {
   const n = Object.keys(state.marks).length;
   $('marks-count').textContent = n ? tn('popupMarksCount', n) : t('popupNoMarks');
-  $('export-labels').disabled = n === 0;
+  $button('export-labels').disabled = n === 0;
 }
 
 async function setMark(post, label, buttons) {
@@ -90,7 +96,7 @@ function render() {
       el('span', { class: 'muted', text: ` · ${t('popupScore', post.score)}` }),
       el('span', { class: 'snippet', text: post.text.slice(0, 200) }),
     ]);
-    go.addEventListener('click', () => ask({ type: 'scrollTo', index: post.index }));
+    go.addEventListener('click', () => ask({ type: P.toTab.scrollTo, index: post.index }));
     const key = markKey(page.url, post.text);
     const mark = state.marks[key]?.label;
     const good = el('button', { type: 'button', class: 'good', 'aria-pressed': String(mark === true), text: t('w_rightFlag') });
@@ -99,7 +105,7 @@ function render() {
     bad.addEventListener('click', () => setMark(post, false, { good, bad }));
     list.append(el('li', { 'data-severity': severity ?? '' }, [go, el('div', { class: 'marks' }, [good, bad])]));
   }
-  for (const id of ['export-json', 'export-csv', 'next']) $(id).disabled = n === 0;
+  for (const id of ['export-json', 'export-csv', 'next']) $button(id).disabled = n === 0;
 }
 
 function fileStamp() {
@@ -111,8 +117,8 @@ async function shortcuts() {
     const commands = await api.commands.getAll();
     const key = (name) => commands.find((c) => c.name === name)?.shortcut;
     const parts = [];
-    if (key('next-flagged')) parts.push(t('popupKeyNext', key('next-flagged')));
-    if (key('flag-post')) parts.push(t('popupKeyFlag', key('flag-post')));
+    if (key(P.commands.nextFlagged)) parts.push(t('popupKeyNext', key(P.commands.nextFlagged)));
+    if (key(P.commands.flagPost)) parts.push(t('popupKeyFlag', key(P.commands.flagPost)));
     $('shortcuts').textContent = parts.join(' · ');
   } catch {
     $('shortcuts').textContent = '';
@@ -128,7 +134,7 @@ function offerSite(target) {
   $('grant').textContent = t('popupReadSite', site);
   $('grant-row').hidden = false;
   $('grant').addEventListener('click', async () => {
-    let granted = false;
+    let granted;
     try {
       granted = await api.permissions.request({ origins: [origin] });
     } catch {
@@ -156,17 +162,17 @@ async function main() {
   tab = await targetTab();
   const site = siteKey(tab?.url ?? '');
   $('pause-label').textContent = site ? t('popupPauseOn', site) : t('popupPauseHere');
-  $('pause').checked = state.settings.disabledSites.includes(site);
-  $('pause').disabled = !site;
+  $input('pause').checked = state.settings.disabledSites.includes(site);
+  $input('pause').disabled = !site;
   renderMarksCount();
 
-  const status = await api.runtime.sendMessage({ type: 'status' }).catch(() => null);
+  const status = await api.runtime.sendMessage({ type: P.fromPage.status }).catch(() => null);
   if (status?.errors?.length) {
     $('engine-error').hidden = false;
     $('engine-error').textContent = `${t('popupPacksNotLoaded')}\n${status.errors.map((e) => e.display).join('\n')}`;
   }
 
-  const reply = await ask({ type: 'list' });
+  const reply = await ask({ type: P.toTab.list });
   if (reply) page = reply;
   else {
     page = { url: tab?.url ?? '', title: tab?.title ?? '', posts: [] };
@@ -175,18 +181,19 @@ async function main() {
   }
   if (reply) render();
 
-  $('next').addEventListener('click', () => ask({ type: 'next' }));
+  $('next').addEventListener('click', () => ask({ type: P.toTab.next }));
   $('pause').addEventListener('change', async (e) => {
+    const box = /** @type {HTMLInputElement} */ (e.target);
     const fresh = await loadState();
     const sites = new Set(fresh.settings.disabledSites);
-    if (e.target.checked) sites.add(site);
+    if (box.checked) sites.add(site);
     else sites.delete(site);
     if (!(await store({ settings: { ...fresh.settings, disabledSites: [...sites] } }))) {
-      e.target.checked = !e.target.checked;
+      box.checked = !box.checked;
       return;
     }
     setTimeout(async () => {
-      const again = await ask({ type: 'list' });
+      const again = await ask({ type: P.toTab.list });
       if (again) { page = again; render(); }
     }, 300);
   });

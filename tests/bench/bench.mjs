@@ -15,7 +15,7 @@ import zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { startServer } from '../server.mjs';
-import { launchWithExtension, liveWorker, chromiumPath, REPO } from '../harness.mjs';
+import { launchWithExtension, chromiumPath, REPO } from '../harness.mjs';
 
 const CORPUS = process.env.FLAGPOST_CORPUS ?? path.join(REPO, '..', 'shared', 'corpus');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -48,7 +48,6 @@ const tweets = [
   ...readJsonl(path.join(CORPUS, 'ira-tweets-en.jsonl.gz'), PER_LANG),
   ...readJsonl(path.join(CORPUS, 'ira-tweets-ru.jsonl.gz'), PER_LANG),
 ].map((t) => t.text);
-const bytes = tweets.reduce((n, t) => n + Buffer.byteLength(t), 0);
 const positives = readJsonl(path.join(CORPUS, 'labelled-quotes.jsonl')).filter((q) => q.label === 1 && !q.needs_context).map((q) => q.text);
 
 // Feed: corpus tweets with a known recruitment-style quote every 50th post.
@@ -118,8 +117,8 @@ try {
     const jsSubstring = [];
     let flagged = 0;
     let jsHits = 0;
+    let substringHits = 0;
     for (let round = 0; round < rounds; round++) {
-      let t = performance.now();
       flagged = 0;
       let scanMs = 0;
       for (let i = 0; i < posts.length; i += 100) {
@@ -129,7 +128,7 @@ try {
         scanMs += performance.now() - s;
       }
       const scanOnly = mb / (scanMs / 1000);
-      t = performance.now();
+      let t = performance.now();
       for (let i = 0; i < posts.length; i += 100) {
         for (const r of sc.scanBatch(engine, info, posts.slice(i, i + 100))) if (r.flagged) flagged++;
       }
@@ -140,14 +139,14 @@ try {
       for (const p of posts) for (const re of regexes) if (re.test(p)) jsHits++;
       js.push(mb / ((performance.now() - t) / 1000));
       t = performance.now();
-      let substringHits = 0;
+      substringHits = 0;
       for (const p of posts) {
         const low = p.toLowerCase();
         for (const n of needles) if (low.includes(n)) substringHits++;
       }
       jsSubstring.push(mb / ((performance.now() - t) / 1000));
     }
-    return { mb, posts: posts.length, wasm, wasmScanOnly, js, jsSubstring, needles: needles.length, flagged, jsHits, regexes: regexes.length, phrases: lists.flat().length };
+    return { mb, posts: posts.length, wasm, wasmScanOnly, js, jsSubstring, needles: needles.length, flagged, jsHits, substringHits, regexes: regexes.length, phrases: lists.flat().length };
   }, { posts: tweets, rounds: ROUNDS, source: shippedSource });
   results.loading = await page.evaluate(async ({ generated, rounds }) => {
     const eng = await import(chrome.runtime.getURL('extension/lib/engine.js'));

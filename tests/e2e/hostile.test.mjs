@@ -407,7 +407,7 @@ test('A full storage is reported when a pack is imported; a newer stored schema 
 
 test('Site adapters give each post its channel, group or thread title where the site shows one (6.4)', async () => {
   const expected = {
-    'telegram.html': ['telegram', (id) => 'Добровольцы'],
+    'telegram.html': ['telegram', () => 'Добровольцы'],
     'vk.html': ['vk', () => 'Гражданская самооборона'],
     'forum.html': ['generic', () => 'Foreign volunteers'],
     'reddit.html': ['reddit', (id) => (id.startsWith('t3_') ? 'r/example' : 'r/example — Volunteers wanted')],

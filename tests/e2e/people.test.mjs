@@ -476,11 +476,6 @@ test('"What can I do": report link for the site, help and hotlines page, turn of
 
 const catalog = (lang) => JSON.parse(fs.readFileSync(path.join(REPO, '_locales', lang, 'messages.json'), 'utf8'));
 
-async function setLanguage(language) {
-  const { settings } = await getStorage(ext, 'settings');
-  await setStorage(ext, { settings: { ...settings, language } });
-}
-
 test('Language: warnings, categories, rule descriptions, popup, options, playground and errors in Russian and Ukrainian, chosen in the options (9)', async () => {
   await resetState();
   const ru = catalog('ru');
