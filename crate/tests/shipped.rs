@@ -80,6 +80,7 @@ fn real_labelled_quotes_stay_caught() {
         "found2-mixed.jsonl",
         "found3-mixed.jsonl",
         "found4-repos.jsonl",
+        "found5-mixed.jsonl",
     ] {
         let (_, _, rows) = score(&format!("{dir}/{name}"), false);
         n += rows;
