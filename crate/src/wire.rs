@@ -95,18 +95,14 @@ pub struct FailedPack {
 /// of switched-off categories join the switched-off rules. This is the one place that decides
 /// which packs are in use.
 pub fn select_packs(
-    mut packs: Vec<RulePack>,
+    packs: Vec<RulePack>,
     settings: &EngineSettings,
 ) -> (Vec<RulePack>, EngineOptions) {
-    let mut seen = std::collections::HashSet::new();
-    let mut keep: Vec<bool> = packs
-        .iter()
-        .rev()
-        .map(|p| seen.insert(p.id.clone()))
-        .collect();
-    keep.reverse();
-    let mut keep = keep.into_iter();
-    packs.retain(|p| keep.next().unwrap_or(true) && !settings.disabled_packs.contains(&p.id));
+    let ids: Vec<Option<&str>> = packs.iter().map(|p| Some(p.id.as_str())).collect();
+    let uses = pack_use(&ids, settings);
+    let mut keep = uses.iter().map(|u| u.active);
+    let mut packs = packs;
+    packs.retain(|_| keep.next().unwrap_or(false));
     let mut options = settings.options();
     if !settings.disabled_categories.is_empty() {
         for p in &packs {
@@ -118,6 +114,34 @@ pub fn select_packs(
         }
     }
     (packs, options)
+}
+
+/// Whether a pack is used, and why not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PackUse {
+    /// A later pack has the same id (an imported pack replaces the shipped one).
+    pub replaced: bool,
+    /// Read, not replaced and not switched off.
+    pub active: bool,
+}
+
+/// For packs in load order (shipped first, then the user's, oldest first), identified by id
+/// (`None` for one that cannot be read), whether each is used.
+pub fn pack_use(ids: &[Option<&str>], settings: &EngineSettings) -> Vec<PackUse> {
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| match id {
+            None => PackUse::default(),
+            Some(id) => {
+                let replaced = ids[i + 1..].iter().any(|later| later == &Some(*id));
+                PackUse {
+                    replaced,
+                    active: !replaced && !settings.disabled_packs.iter().any(|d| d == id),
+                }
+            }
+        })
+        .collect()
 }
 
 /// Builds an engine from the packs in use, keeping every pack that works: when the set does
@@ -315,6 +339,17 @@ pub struct CheckReport {
     pub pack: Option<PackSummary>,
     pub errors: Vec<WireError>,
     pub examples: Option<WireExamples>,
+}
+
+/// A pack source as the options page lists it: what it declares (or why it cannot be read),
+/// and whether it is used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedPack {
+    #[serde(flatten)]
+    pub summary: SourceSummary,
+    #[serde(flatten)]
+    pub used: PackUse,
 }
 
 /// A pack source named by what it declares, or why it cannot be read.
@@ -545,6 +580,42 @@ mod tests {
             failed[0].errors[0].display.contains("limit"),
             "{:?}",
             failed[0].errors
+        );
+    }
+
+    #[test]
+    fn a_pack_is_used_unless_unreadable_replaced_later_or_switched_off() {
+        let settings = EngineSettings {
+            disabled_packs: vec!["c".into()],
+            ..EngineSettings::default()
+        };
+        let uses = pack_use(
+            &[Some("a"), None, Some("b"), Some("a"), Some("c")],
+            &settings,
+        );
+        let pairs: Vec<(bool, bool)> = uses.iter().map(|u| (u.replaced, u.active)).collect();
+        assert_eq!(
+            pairs,
+            vec![
+                (true, false),
+                (false, false),
+                (false, true),
+                (false, true),
+                (false, false)
+            ]
+        );
+        let listed = serde_json::to_value(ListedPack {
+            summary: SourceSummary::Pack {
+                id: "a".into(),
+                name: "A".into(),
+                version: "1.0.0".into(),
+            },
+            used: uses[0],
+        })
+        .unwrap();
+        assert_eq!(
+            listed,
+            serde_json::json!({"id": "a", "name": "A", "version": "1.0.0", "replaced": true, "active": false})
         );
     }
 }

@@ -8,7 +8,7 @@ import init, * as wasm from '../pkg/authoring.js';
 import { packStateOf } from './storage.js';
 import { openScanner } from './scanner.js';
 
-const { Scanner, check_pack, shipped_sources, pack_summaries, compile_sources } = wasm;
+const { Scanner, check_pack, shipped_sources, pack_summaries, compile_sources, list_packs } = wasm;
 
 export { joinPosts, scanBatch, SEPARATOR, CONTEXT_SEPARATOR } from './scanner.js';
 
@@ -36,18 +36,18 @@ export function checkPack(source, name) {
   return check_pack(source, name);
 }
 
-// Every pack known to the extension, shipped first, each with its parsed id and version.
-// An imported pack with the id of a shipped one replaces it (a newer or edited version).
+// Every pack known to the extension, shipped first, each with its parsed id and version and
+// whether it is used (`active`; `replaced` when an imported pack has its id). The engine
+// decides, as it does when it loads packs.
 export function listPacks(state) {
   const shipped = shippedPacks().map((p) => ({ ...p, shipped: true }));
   const user = state.userPacks.map((p, index) => ({ ...p, shipped: false, userIndex: index }));
   const all = [...shipped, ...user];
-  for (const p of all) p.file = p.name; // the file name; `name` becomes the pack's own name
-  const summaries = summarize(all);
-  all.forEach((p, i) => Object.assign(p, summaries[i] ?? { errors: [{ display: 'unreadable pack' }] }));
-  const userIds = new Set(user.filter((p) => p.id).map((p) => p.id));
-  for (const p of all) p.replaced = p.shipped && userIds.has(p.id);
-  return all;
+  const listed = list_packs(sourcesOf(all), allOptions(state));
+  return all.map((p, i) => ({
+    ...p, file: p.name, // the file name; `name` becomes the pack's own name
+    ...(listed[i] ?? { errors: [{ display: 'unreadable pack' }], replaced: false, active: false }),
+  }));
 }
 
 export function engineOptions(state, packs) {
@@ -62,7 +62,7 @@ export function engineOptions(state, packs) {
 }
 
 export function activePacks(state, all = listPacks(state)) {
-  return all.filter((p) => p.id && !p.replaced && packStateOf(state, p.id).enabled);
+  return all.filter((p) => p.active);
 }
 
 // Every pack source, shipped first, without parsing any of them.

@@ -6,7 +6,8 @@ use wasm_bindgen::prelude::*;
 use super::{from_js, to_js};
 use crate::compiled;
 use crate::wire::{
-    wire_errors, CheckReport, FailedPack, PackSource, PackSummary, SourceSummary, WireExamples,
+    pack_use, wire_errors, CheckReport, EngineSettings, FailedPack, ListedPack, PackSource,
+    PackSummary, SourceSummary, WireExamples,
 };
 use crate::{parse_pack, run_examples, Engine, EngineOptions, PackErrors, PackFormat};
 
@@ -58,22 +59,47 @@ pub fn check_pack(source: &str, name: &str) -> JsValue {
 #[wasm_bindgen]
 pub fn pack_summaries(sources: JsValue) -> Result<JsValue, JsValue> {
     let sources: Vec<PackSource> = from_js(sources, "pack sources")?;
-    let list: Vec<SourceSummary> = sources
+    let list: Vec<SourceSummary> = sources.iter().map(summary_of).collect();
+    Ok(to_js(&list))
+}
+
+/// Every pack source in load order with what it declares and whether it is used under
+/// `settings` (`EngineSettings`): `ListedPack[]`. The same decision as the scanner's.
+#[wasm_bindgen]
+pub fn list_packs(sources: JsValue, settings: JsValue) -> Result<JsValue, JsValue> {
+    let sources: Vec<PackSource> = from_js(sources, "pack sources")?;
+    let settings: EngineSettings = from_js(settings, "engine settings")?;
+    let summaries: Vec<SourceSummary> = sources.iter().map(summary_of).collect();
+    let ids: Vec<Option<&str>> = summaries
         .iter()
-        .map(
-            |s| match parse_pack(&s.source, PackFormat::from_name(&s.name), &s.name) {
-                Ok(p) => SourceSummary::Pack {
-                    id: p.id,
-                    name: p.name,
-                    version: p.version,
-                },
-                Err(e) => SourceSummary::Errors {
-                    errors: wire_errors(&e),
-                },
-            },
-        )
+        .map(|s| match s {
+            SourceSummary::Pack { id, .. } => Some(id.as_str()),
+            SourceSummary::Errors { .. } => None,
+        })
+        .collect();
+    let uses = pack_use(&ids, &settings);
+    let list: Vec<ListedPack> = summaries
+        .iter()
+        .zip(uses)
+        .map(|(summary, used)| ListedPack {
+            summary: summary.clone(),
+            used,
+        })
         .collect();
     Ok(to_js(&list))
+}
+
+fn summary_of(s: &PackSource) -> SourceSummary {
+    match parse_pack(&s.source, PackFormat::from_name(&s.name), &s.name) {
+        Ok(p) => SourceSummary::Pack {
+            id: p.id,
+            name: p.name,
+            version: p.version,
+        },
+        Err(e) => SourceSummary::Errors {
+            errors: wire_errors(&e),
+        },
+    }
 }
 
 /// Compiles sources for the scanner: `{bytes: Uint8Array, failed: FailedPack[]}`. Every pack
