@@ -16,6 +16,7 @@ use crate::model::{FeatureAt, NgramScorer};
 use crate::normalize::{word_char_at, Normalized};
 use crate::numbers::RangeMatch;
 use crate::pack::{NumberRange, Severity};
+use crate::utf8::seq_len;
 
 /// Settings applied when building an engine, beside the packs themselves.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -251,23 +252,13 @@ impl Scratch {
                     self.word_starts.push(k as u32);
                 }
                 in_word = is_word;
-                k += utf8_len(text[k]);
+                k += seq_len(text[k]);
             }
             self.words_ready = true;
         }
         self.word_starts
             .partition_point(|&s| s <= pos)
             .saturating_sub(1) as u32
-    }
-}
-
-fn utf8_len(b: u8) -> usize {
-    match b {
-        0x00..=0x7F => 1,
-        0xC0..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xFF => 4,
-        _ => 1,
     }
 }
 

@@ -95,7 +95,7 @@ impl Engine {
                             let mut end = end;
                             if prefix {
                                 while word_char_at(hay, end) {
-                                    end += utf8_len(hay[end]);
+                                    end += seq_len(hay[end]);
                                 }
                             }
                             s.push_hit(leaf, (start as u32, end as u32));
@@ -189,7 +189,7 @@ impl Engine {
     fn stems_end(&self, hay: &[u8], mut end: usize, first_is_stem: bool, n: u32) -> Option<usize> {
         let run_on = |mut at: usize| {
             while word_char_at(hay, at) {
-                at += utf8_len(hay[at]);
+                at += seq_len(hay[at]);
             }
             at
         };
@@ -511,12 +511,5 @@ fn near(lists: &[Vec<Hit>], window: u32, s: &mut Scratch) -> Option<Vec<Hit>> {
 
 /// Cuts a post to [`MAX_TEXT_BYTES`] on a char boundary.
 pub(super) fn cut(text: &str) -> (&str, bool) {
-    if text.len() <= MAX_TEXT_BYTES {
-        return (text, false);
-    }
-    let mut end = MAX_TEXT_BYTES;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    (&text[..end], true)
+    crate::utf8::cut(text, MAX_TEXT_BYTES)
 }
