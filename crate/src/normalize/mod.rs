@@ -93,6 +93,43 @@ fn url_len(bytes: &[u8], i: usize) -> usize {
 
 /// Normalises `original` into `n`, reusing its buffers.
 pub fn normalize_into(original: &str, n: &mut Normalized) {
+    normalize_with::<true>(original, n);
+}
+
+/// The normaliser without its fast paths: every character goes through the fold table. The
+/// reference the fast paths are tested against; same output, only slower.
+#[doc(hidden)]
+pub fn normalize_general(original: &str, n: &mut Normalized) {
+    normalize_with::<false>(original, n);
+}
+
+/// Is `lead cont` one of the basic Cyrillic letters U+0410..U+044F (`А`..`я`)? In valid
+/// UTF-8, `cont` after a lead byte is 0x80..=0xBF.
+#[inline(always)]
+fn basic_cyrillic(lead: u8, cont: u8) -> bool {
+    (lead == 0xD0 && cont >= 0x90) || (lead == 0xD1 && cont < 0x90)
+}
+
+/// The fold of a basic Cyrillic letter, computed rather than looked up: upper case moves down
+/// by 0x20, and `й` (like `Й`) loses its breve as compatibility decomposition takes it off.
+/// Both bytes in, both bytes out; the class is always [`Class::Cyrillic`].
+#[inline(always)]
+fn fold_basic_cyrillic(pair: &mut [u8]) {
+    let mut cp = (u32::from(pair[0] & 0x1F) << 6) | u32::from(pair[1] & 0x3F);
+    if cp < 0x430 {
+        cp += 0x20;
+    }
+    if cp == 0x439 {
+        cp = 0x438;
+    }
+    pair[0] = 0xC0 | (cp >> 6) as u8;
+    pair[1] = 0x80 | (cp & 0x3F) as u8;
+}
+
+/// The normaliser. With `FAST`, runs of basic Cyrillic letters and web addresses are copied in
+/// bulk and folded in place, with no table look-up per character; without it, every character
+/// goes through the fold table. Both write the same text and breakpoints (tested below).
+fn normalize_with<const FAST: bool>(original: &str, n: &mut Normalized) {
     n.text.clear();
     n.breaks.clear();
     n.text.reserve(original.len() + 8);
@@ -120,8 +157,15 @@ pub fn normalize_into(original: &str, n: &mut Normalized) {
                         if len > 0 {
                             w.end_word();
                             w.finish_run();
-                            for (k, b) in bytes[i..i + len].iter().enumerate() {
-                                w.push_byte(b.to_ascii_lowercase(), i + k);
+                            if FAST {
+                                // Byte for byte: one mark covers the whole address.
+                                w.mark(i);
+                                w.out
+                                    .extend(bytes[i..i + len].iter().map(u8::to_ascii_lowercase));
+                            } else {
+                                for (k, b) in bytes[i..i + len].iter().enumerate() {
+                                    w.push_byte(b.to_ascii_lowercase(), i + k);
+                                }
                             }
                             i += len;
                             continue;
@@ -162,6 +206,22 @@ pub fn normalize_into(original: &str, n: &mut Normalized) {
                 }
             }
             i += 1;
+            continue;
+        }
+        if FAST && i + 1 < bytes.len() && basic_cyrillic(b, bytes[i + 1]) {
+            // A run of basic Cyrillic letters: copied, then folded in place two bytes at a time.
+            let mut j = i + 2;
+            while j + 1 < bytes.len() && basic_cyrillic(bytes[j], bytes[j + 1]) {
+                j += 2;
+            }
+            w.word_run(Class::Cyrillic, ((j - i) / 2) as u32);
+            w.mark(i);
+            let from = w.out.len();
+            w.out.extend_from_slice(&bytes[i..j]);
+            for pair in w.out[from..].chunks_exact_mut(2) {
+                fold_basic_cyrillic(pair);
+            }
+            i = j;
             continue;
         }
         if (0xC2..=0xDF).contains(&b) && i + 1 < bytes.len() {
@@ -388,6 +448,24 @@ mod tests {
         let mut n = Normalized::default();
         normalize_into(s, &mut n);
         n.as_str().to_string()
+    }
+
+    #[test]
+    fn basic_cyrillic_folds_as_the_table_does() {
+        let table = table();
+        for cp in 0x400u32..0x500 {
+            let c = char::from_u32(cp).unwrap();
+            let mut pair = [0u8; 2];
+            c.encode_utf8(&mut pair);
+            let fast = basic_cyrillic(pair[0], pair[1]);
+            assert_eq!(fast, (0x410..0x450).contains(&cp), "{c}");
+            if fast {
+                let f = table.low[cp as usize];
+                fold_basic_cyrillic(&mut pair);
+                assert_eq!((f.class, f.len), (Class::Cyrillic, 2), "{c}");
+                assert_eq!(pair, [f.bytes[0], f.bytes[1]], "{c}");
+            }
+        }
     }
 
     #[test]
