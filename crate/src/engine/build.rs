@@ -312,6 +312,14 @@ impl Engine {
             .map(|(regex, leaf)| (regex.source, OnceLock::new(), leaf))
             .collect();
         let (phrases, pattern_uses, phrase_uses) = b.automaton(origin)?;
+        let mut leaf_rules = vec![Vec::new(); b.leaf_count as usize];
+        for (r, rule) in rules.iter().enumerate() {
+            for &leaf in &rule.needs {
+                if leaf_rules[leaf as usize].last() != Some(&(r as u32)) {
+                    leaf_rules[leaf as usize].push(r as u32);
+                }
+            }
+        }
         Ok(Engine {
             packs: infos,
             phrases,
@@ -332,6 +340,7 @@ impl Engine {
             models,
             model_leaves: std::mem::take(&mut b.model_leaves),
             rules,
+            leaf_rules,
         })
     }
 }

@@ -168,6 +168,8 @@ pub struct Engine {
     /// Per model, the leaves that read it.
     model_leaves: Vec<Vec<u32>>,
     rules: Vec<CompiledRule>,
+    /// Per leaf, the rules that list it among their needs, in rule order.
+    leaf_rules: Vec<Vec<u32>>,
 }
 
 /// Per-post working memory. Reuse one per thread; it grows to fit and stays.
@@ -200,6 +202,10 @@ pub struct Scratch {
     triggered: Vec<(u32, u32)>,
     candidate_seen: Vec<bool>,
     pack_scores: Vec<f64>,
+    /// Per rule: one of the leaves it needs has matched.
+    rule_possible: Vec<bool>,
+    /// Rules have been judged since the last reset, so the signal state needs clearing.
+    judged: bool,
 }
 
 impl Scratch {
@@ -207,8 +213,14 @@ impl Scratch {
         if self.leaf_hits.len() < leaves {
             self.leaf_hits.resize_with(leaves, Vec::new);
         }
-        self.signal_hits.clear();
-        self.signal_hits.resize(signals, None);
+        if self.judged || self.signal_truth.len() != signals {
+            // Signals are only read when rules are judged: most posts leave them untouched.
+            self.judged = false;
+            self.signal_hits.clear();
+            self.signal_hits.resize(signals, None);
+            self.signal_truth.clear();
+            self.signal_truth.resize(signals, 0);
+        }
         self.signal_pool.clear();
         self.context_norm.text.clear();
         self.context_norm.breaks.clear();
@@ -220,8 +232,6 @@ impl Scratch {
         self.touched.clear();
         self.words_ready = false;
         self.ranges_done = false;
-        self.signal_truth.clear();
-        self.signal_truth.resize(signals, 0);
         for &c in &self.candidates {
             self.candidate_seen[c as usize] = false;
         }

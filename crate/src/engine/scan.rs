@@ -257,15 +257,25 @@ impl Engine {
             truncated,
             ..Verdict::default()
         };
+        s.judged = true;
         s.pack_scores.clear();
         s.pack_scores.resize(self.packs.len(), 0.0);
+        s.rule_possible.clear();
+        s.rule_possible.resize(self.rules.len(), false);
         let mut hits = Vec::new();
-        for rule in &self.rules {
-            let possible = rule.needs.is_empty()
-                || rule
-                    .needs
-                    .iter()
-                    .any(|&l| !s.leaf_hits[l as usize].is_empty());
+        // Leaves matched so far, as far as they have been counted into `rule_possible`.
+        // Judging a rule can find more (number ranges and models are looked for only when
+        // asked), so each rule sees every leaf matched before it, as it would checking its
+        // needs one by one.
+        let mut counted = 0;
+        for (r, rule) in self.rules.iter().enumerate() {
+            while counted < s.touched.len() {
+                for &q in &self.leaf_rules[s.touched[counted] as usize] {
+                    s.rule_possible[q as usize] = true;
+                }
+                counted += 1;
+            }
+            let possible = rule.needs.is_empty() || s.rule_possible[r];
             if !possible || !self.truth(&rule.node, s) {
                 continue;
             }
