@@ -168,8 +168,13 @@ pub struct Engine {
     /// Per model, the leaves that read it.
     model_leaves: Vec<Vec<u32>>,
     rules: Vec<CompiledRule>,
-    /// Per leaf, the rules that list it among their needs, in rule order.
-    leaf_rules: Vec<Vec<u32>>,
+    /// The rules that list leaf `l` among their needs, in rule order:
+    /// `leaf_rules[leaf_rule_starts[l]..leaf_rule_starts[l + 1]]`.
+    leaf_rule_starts: Vec<u32>,
+    leaf_rules: Vec<u32>,
+    /// Some rule has no known necessary leaves and is judged on every post that matched
+    /// anything.
+    rules_without_needs: bool,
 }
 
 /// Per-post working memory. Reuse one per thread; it grows to fit and stays.
@@ -273,6 +278,13 @@ impl Scratch {
 }
 
 impl Engine {
+    /// The rules that need leaf `leaf`.
+    #[inline]
+    fn rules_needing(&self, leaf: u32) -> &[u32] {
+        let l = leaf as usize;
+        &self.leaf_rules[self.leaf_rule_starts[l] as usize..self.leaf_rule_starts[l + 1] as usize]
+    }
+
     /// The loaded packs and their rules, in load order.
     pub fn packs(&self) -> &[PackInfo] {
         &self.packs

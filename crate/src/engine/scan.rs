@@ -40,7 +40,15 @@ impl Engine {
         let norm = std::mem::take(&mut scratch.norm.text);
         self.find_matches(scratch, &norm, false);
         scratch.norm.text = norm;
-        if scratch.touched.is_empty() {
+        // Nothing matched, or nothing any rule needs: no rule can fire, and judging would
+        // find none.
+        if scratch.touched.is_empty()
+            || (!self.rules_without_needs
+                && scratch
+                    .touched
+                    .iter()
+                    .all(|&leaf| self.rules_needing(leaf).is_empty()))
+        {
             return Verdict {
                 truncated,
                 ..Verdict::default()
@@ -270,7 +278,7 @@ impl Engine {
         let mut counted = 0;
         for (r, rule) in self.rules.iter().enumerate() {
             while counted < s.touched.len() {
-                for &q in &self.leaf_rules[s.touched[counted] as usize] {
+                for &q in self.rules_needing(s.touched[counted]) {
                     s.rule_possible[q as usize] = true;
                 }
                 counted += 1;
