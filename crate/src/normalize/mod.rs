@@ -6,9 +6,11 @@
 //! character that produced it. Matches found in the output are mapped back through it, so
 //! they always point at whole characters of the original.
 //!
-//! Performance: ASCII goes through a 128-entry class table and non-ASCII characters up to
-//! U+07FF (Latin, Greek, Cyrillic) and the punctuation and fullwidth blocks through a
-//! precomputed fold table; only rarer characters pay for Unicode decomposition. The
+//! Performance: runs of ASCII letters and of basic Cyrillic letters (`А`..`я`) are copied in
+//! bulk and folded in place with no table look-up, and web addresses copied whole; other ASCII
+//! goes through a 128-entry class table, and non-ASCII characters up to U+07FF (Latin, Greek,
+//! the rest of Cyrillic) and the punctuation and fullwidth blocks through a precomputed fold
+//! table; only rarer characters pay for Unicode decomposition. The
 //! word-level repairs (mixed scripts, digit swaps, spaced letters) run only on words that
 //! need them.
 
