@@ -36,15 +36,10 @@ fn full_fold(c: char) -> String {
     out
 }
 
-/// What the normaliser does without a table entry (see `simple_fold` there).
+/// What the normaliser does without a table entry.
 fn simple_fold(c: char) -> String {
     let mut out = String::new();
-    for l in c.to_lowercase() {
-        match special_fold(l) {
-            Some(s) => out.push_str(s),
-            None => out.push(l),
-        }
-    }
+    rules::simple_fold(c, &mut out);
     out
 }
 

@@ -11,6 +11,16 @@ pub(crate) fn is_invisible(c: char) -> bool {
         | '\u{E0000}'..='\u{E0FFF}')
 }
 
+/// The fold of a character the precomputed table leaves out: lower case, then the special folds.
+pub(crate) fn simple_fold(c: char, out: &mut String) {
+    for l in c.to_lowercase() {
+        match special_fold(l) {
+            Some(s) => out.push_str(s),
+            None => out.push(l),
+        }
+    }
+}
+
 /// Folds that compatibility decomposition and lower-casing do not do.
 pub(crate) fn special_fold(c: char) -> Option<&'static str> {
     Some(match c {

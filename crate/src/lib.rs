@@ -62,6 +62,7 @@ pub mod normalize;
 pub mod numbers;
 pub mod pack;
 pub mod regexes;
+mod utf8;
 pub mod verdict;
 pub mod wire;
 

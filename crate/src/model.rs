@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::normalize::word_char_at;
+use crate::utf8::seq_len;
 
 /// Which kinds of features a scorer reads, and the character n-gram lengths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -135,12 +136,12 @@ pub fn for_each_feature(
     let mut i = 0;
     while i < text.len() {
         if !word_char_at(text, i) {
-            i += utf8_len(text[i]);
+            i += seq_len(text[i]);
             continue;
         }
         let start = i;
         while i < text.len() && word_char_at(text, i) {
-            i += utf8_len(text[i]);
+            i += seq_len(text[i]);
         }
         let word = &text[start..i];
         let (s, e) = (start as u32, i as u32);
@@ -169,7 +170,7 @@ pub fn for_each_feature(
             let mut k = 0;
             while k < word.len() {
                 chars.push(k as u32);
-                k += utf8_len(word[k]);
+                k += seq_len(word[k]);
             }
             chars.push(word.len() as u32);
             let count = chars.len() + 1; // characters of the padded word
@@ -219,12 +220,12 @@ pub fn feature_keys(text: &str, kinds: FeatureKinds) -> Vec<String> {
     let mut i = 0;
     while i < bytes.len() {
         if !word_char_at(bytes, i) {
-            i += utf8_len(bytes[i]);
+            i += seq_len(bytes[i]);
             continue;
         }
         let start = i;
         while i < bytes.len() && word_char_at(bytes, i) {
-            i += utf8_len(bytes[i]);
+            i += seq_len(bytes[i]);
         }
         let word = &text[start..i];
         if kinds.words {
@@ -256,16 +257,6 @@ pub fn feature_keys(text: &str, kinds: FeatureKinds) -> Vec<String> {
         }
     }
     out
-}
-
-fn utf8_len(b: u8) -> usize {
-    match b {
-        0x00..=0x7F => 1,
-        0xC0..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xFF => 4,
-        _ => 1,
-    }
 }
 
 /// Keys are already hashes: the table hashes them no further.

@@ -211,3 +211,75 @@ proptest! {
         prop_assert!(covered, "spans {:?} do not cover {:?} in {:?}", rule.unwrap().spans, hidden, text);
     }
 }
+
+/// Characters of every kind the normaliser treats differently, mixed at random: ASCII,
+/// Cyrillic (basic and the rest), look-alikes, invisibles, combining marks, fullwidth forms,
+/// folds that change length, digits and symbols that stand for letters, web addresses and
+/// spaced-out letters.
+fn mixed_text() -> impl Strategy<Value = String> {
+    let special = prop::sample::select(vec![
+        ' ', ' ', '\n', '\t', '.', ',', '-', '_', '*', '/', '|', '+', '@', '$', '!', '?', '\'',
+        '"', '#', '0', '1', '3', '4', '5', '6', '7', '9', '\u{00A0}', '\u{2003}',
+    ]);
+    let lookalike = prop::sample::select(vec![
+        'а', 'в', 'е', 'о', 'р', 'с', 'х', 'у', 'к', 'м', 'т', 'н', 'і', 'a', 'b', 'e', 'o', 'p',
+        'c', 'x', 'y', 'k', 'm', 't', 'h', 'i', 'A', 'О', 'Т',
+    ]);
+    let invisible = prop::sample::select(vec![
+        '\u{200B}', '\u{00AD}', '\u{FEFF}', '\u{200D}', '\u{2060}', '\u{034F}', '\u{0007}',
+    ]);
+    let mark = prop::sample::select(vec![
+        '\u{0301}', '\u{0308}', '\u{0306}', '\u{0300}', '\u{0483}',
+    ]);
+    let other = prop::sample::select(vec![
+        'ß', 'ё', 'Ё', 'й', 'Й', 'ї', 'Ї', 'є', 'ґ', 'ў', 'é', 'É', 'ﬁ', '½', 'ﷺ', '😀', '𝐭', '—',
+        '«', '»', '’', 'σ', 'ς', 'Ω', 'İ', 'ı', 'ẞ', '\u{2116}', '\u{FFFD}', '\u{0500}',
+    ]);
+    let ch = prop_oneof![
+        6 => prop::char::range('a', 'z'),
+        2 => prop::char::range('A', 'Z'),
+        6 => prop::char::range('\u{0410}', '\u{044F}'),
+        1 => prop::char::range('\u{0400}', '\u{052F}'),
+        3 => special,
+        2 => lookalike,
+        1 => invisible,
+        1 => mark,
+        1 => prop::char::range('\u{FF01}', '\u{FF5E}'),
+        1 => other,
+        1 => any::<char>(),
+    ];
+    let piece = prop_oneof![
+        12 => ch.prop_map(|c| c.to_string()),
+        1 => Just("https://t.co/Ab1Ж ".to_string()),
+        1 => Just("http://".to_string()),
+        1 => Just("т у р и с т ".to_string()),
+        1 => Just("t.o.u.r.i.s.t".to_string()),
+        1 => Just("Ты ТУРИСТ".to_string()),
+        1 => Just("  ".to_string()),
+    ];
+    prop::collection::vec(piece, 0..64).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases(2000)))]
+
+    /// The normaliser's fast paths (basic Cyrillic and web addresses in bulk) write exactly what
+    /// the general path, every character through the fold table, writes: the same text, the
+    /// same breakpoints, so the same spans.
+    #[test]
+    fn fast_path_normalises_as_the_general_path(text in mixed_text()) {
+        use flagpost::normalize::{normalize_general, normalize_into, Normalized};
+        let (mut fast, mut general) = (Normalized::default(), Normalized::default());
+        normalize_into(&text, &mut fast);
+        normalize_general(&text, &mut general);
+        prop_assert_eq!(fast.as_str(), general.as_str());
+        prop_assert_eq!(&fast.breaks, &general.breaks);
+        let norm = fast.as_str();
+        for (k, c) in norm.char_indices() {
+            prop_assert_eq!(
+                fast.original_span(&text, k, k + c.len_utf8()),
+                general.original_span(&text, k, k + c.len_utf8())
+            );
+        }
+    }
+}

@@ -312,6 +312,22 @@ impl Engine {
             .map(|(regex, leaf)| (regex.source, OnceLock::new(), leaf))
             .collect();
         let (phrases, pattern_uses, phrase_uses) = b.automaton(origin)?;
+        let mut by_leaf = vec![Vec::new(); b.leaf_count as usize];
+        for (r, rule) in rules.iter().enumerate() {
+            for &leaf in &rule.needs {
+                if by_leaf[leaf as usize].last() != Some(&(r as u32)) {
+                    by_leaf[leaf as usize].push(r as u32);
+                }
+            }
+        }
+        let mut leaf_rule_starts = Vec::with_capacity(by_leaf.len() + 1);
+        leaf_rule_starts.push(0u32);
+        let mut leaf_rules = Vec::new();
+        for list in by_leaf {
+            leaf_rules.extend(list);
+            leaf_rule_starts.push(leaf_rules.len() as u32);
+        }
+        let rules_without_needs = rules.iter().any(|r| r.needs.is_empty());
         Ok(Engine {
             packs: infos,
             phrases,
@@ -332,6 +348,9 @@ impl Engine {
             models,
             model_leaves: std::mem::take(&mut b.model_leaves),
             rules,
+            leaf_rule_starts,
+            leaf_rules,
+            rules_without_needs,
         })
     }
 }

@@ -16,6 +16,7 @@ use crate::model::{FeatureAt, NgramScorer};
 use crate::normalize::{word_char_at, Normalized};
 use crate::numbers::RangeMatch;
 use crate::pack::{NumberRange, Severity};
+use crate::utf8::seq_len;
 
 /// Settings applied when building an engine, beside the packs themselves.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -167,6 +168,13 @@ pub struct Engine {
     /// Per model, the leaves that read it.
     model_leaves: Vec<Vec<u32>>,
     rules: Vec<CompiledRule>,
+    /// The rules that list leaf `l` among their needs, in rule order:
+    /// `leaf_rules[leaf_rule_starts[l]..leaf_rule_starts[l + 1]]`.
+    leaf_rule_starts: Vec<u32>,
+    leaf_rules: Vec<u32>,
+    /// Some rule has no known necessary leaves and is judged on every post that matched
+    /// anything.
+    rules_without_needs: bool,
 }
 
 /// Per-post working memory. Reuse one per thread; it grows to fit and stays.
@@ -199,6 +207,10 @@ pub struct Scratch {
     triggered: Vec<(u32, u32)>,
     candidate_seen: Vec<bool>,
     pack_scores: Vec<f64>,
+    /// Per rule: one of the leaves it needs has matched.
+    rule_possible: Vec<bool>,
+    /// Rules have been judged since the last reset, so the signal state needs clearing.
+    judged: bool,
 }
 
 impl Scratch {
@@ -206,8 +218,14 @@ impl Scratch {
         if self.leaf_hits.len() < leaves {
             self.leaf_hits.resize_with(leaves, Vec::new);
         }
-        self.signal_hits.clear();
-        self.signal_hits.resize(signals, None);
+        if self.judged || self.signal_truth.len() != signals {
+            // Signals are only read when rules are judged: most posts leave them untouched.
+            self.judged = false;
+            self.signal_hits.clear();
+            self.signal_hits.resize(signals, None);
+            self.signal_truth.clear();
+            self.signal_truth.resize(signals, 0);
+        }
         self.signal_pool.clear();
         self.context_norm.text.clear();
         self.context_norm.breaks.clear();
@@ -219,8 +237,6 @@ impl Scratch {
         self.touched.clear();
         self.words_ready = false;
         self.ranges_done = false;
-        self.signal_truth.clear();
-        self.signal_truth.resize(signals, 0);
         for &c in &self.candidates {
             self.candidate_seen[c as usize] = false;
         }
@@ -251,7 +267,7 @@ impl Scratch {
                     self.word_starts.push(k as u32);
                 }
                 in_word = is_word;
-                k += utf8_len(text[k]);
+                k += seq_len(text[k]);
             }
             self.words_ready = true;
         }
@@ -261,17 +277,14 @@ impl Scratch {
     }
 }
 
-fn utf8_len(b: u8) -> usize {
-    match b {
-        0x00..=0x7F => 1,
-        0xC0..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xFF => 4,
-        _ => 1,
-    }
-}
-
 impl Engine {
+    /// The rules that need leaf `leaf`.
+    #[inline]
+    fn rules_needing(&self, leaf: u32) -> &[u32] {
+        let l = leaf as usize;
+        &self.leaf_rules[self.leaf_rule_starts[l] as usize..self.leaf_rule_starts[l + 1] as usize]
+    }
+
     /// The loaded packs and their rules, in load order.
     pub fn packs(&self) -> &[PackInfo] {
         &self.packs

@@ -40,7 +40,15 @@ impl Engine {
         let norm = std::mem::take(&mut scratch.norm.text);
         self.find_matches(scratch, &norm, false);
         scratch.norm.text = norm;
-        if scratch.touched.is_empty() {
+        // Nothing matched, or nothing any rule needs: no rule can fire, and judging would
+        // find none.
+        if scratch.touched.is_empty()
+            || (!self.rules_without_needs
+                && scratch
+                    .touched
+                    .iter()
+                    .all(|&leaf| self.rules_needing(leaf).is_empty()))
+        {
             return Verdict {
                 truncated,
                 ..Verdict::default()
@@ -95,7 +103,7 @@ impl Engine {
                             let mut end = end;
                             if prefix {
                                 while word_char_at(hay, end) {
-                                    end += utf8_len(hay[end]);
+                                    end += seq_len(hay[end]);
                                 }
                             }
                             s.push_hit(leaf, (start as u32, end as u32));
@@ -189,7 +197,7 @@ impl Engine {
     fn stems_end(&self, hay: &[u8], mut end: usize, first_is_stem: bool, n: u32) -> Option<usize> {
         let run_on = |mut at: usize| {
             while word_char_at(hay, at) {
-                at += utf8_len(hay[at]);
+                at += seq_len(hay[at]);
             }
             at
         };
@@ -257,15 +265,25 @@ impl Engine {
             truncated,
             ..Verdict::default()
         };
+        s.judged = true;
         s.pack_scores.clear();
         s.pack_scores.resize(self.packs.len(), 0.0);
+        s.rule_possible.clear();
+        s.rule_possible.resize(self.rules.len(), false);
         let mut hits = Vec::new();
-        for rule in &self.rules {
-            let possible = rule.needs.is_empty()
-                || rule
-                    .needs
-                    .iter()
-                    .any(|&l| !s.leaf_hits[l as usize].is_empty());
+        // Leaves matched so far, as far as they have been counted into `rule_possible`.
+        // Judging a rule can find more (number ranges and models are looked for only when
+        // asked), so each rule sees every leaf matched before it, as it would checking its
+        // needs one by one.
+        let mut counted = 0;
+        for (r, rule) in self.rules.iter().enumerate() {
+            while counted < s.touched.len() {
+                for &q in self.rules_needing(s.touched[counted]) {
+                    s.rule_possible[q as usize] = true;
+                }
+                counted += 1;
+            }
+            let possible = rule.needs.is_empty() || s.rule_possible[r];
             if !possible || !self.truth(&rule.node, s) {
                 continue;
             }
@@ -511,12 +529,5 @@ fn near(lists: &[Vec<Hit>], window: u32, s: &mut Scratch) -> Option<Vec<Hit>> {
 
 /// Cuts a post to [`MAX_TEXT_BYTES`] on a char boundary.
 pub(super) fn cut(text: &str) -> (&str, bool) {
-    if text.len() <= MAX_TEXT_BYTES {
-        return (text, false);
-    }
-    let mut end = MAX_TEXT_BYTES;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    (&text[..end], true)
+    crate::utf8::cut(text, MAX_TEXT_BYTES)
 }

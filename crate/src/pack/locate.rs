@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::PackFormat;
+use crate::utf8::floor_char_boundary;
 
 /// Byte offsets of every `id = "…"` in the source, by id, in order.
 fn id_offsets(source: &str, format: PackFormat) -> HashMap<String, Vec<usize>> {
@@ -74,10 +75,7 @@ impl LineIndex {
         let byte = byte.min(source.len());
         let line = self.starts.partition_point(|&s| s <= byte);
         let start = self.starts[line - 1];
-        let mut end = byte;
-        while end > start && !source.is_char_boundary(end) {
-            end -= 1;
-        }
+        let end = floor_char_boundary(source, byte).max(start);
         (line, source[start..end].chars().count() + 1)
     }
 }

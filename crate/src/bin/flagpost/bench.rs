@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
-use flagpost::normalize::normalize_phrase;
+use flagpost::normalize::{normalize_into, normalize_phrase, Normalized};
 use flagpost::{parse_pack, Condition, PackFormat, RulePack, Scratch};
 use serde_json::{json, Value};
 
@@ -226,6 +226,23 @@ pub fn run(a: Args) -> Outcome {
         single_again.push(bytes as f64 / 1e6 / t.elapsed().as_secs_f64());
     }
     single.extend(single_again);
+    // The two halves of each side, alone: normalising against lower-casing.
+    let mut norm = Normalized::default();
+    let mut normalise = Vec::new();
+    let mut lower_case = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        for (text, _) in &posts {
+            normalize_into(text, &mut norm);
+            std::hint::black_box(&norm);
+        }
+        normalise.push(bytes as f64 / 1e6 / t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        for (text, _) in &posts {
+            std::hint::black_box(text.to_lowercase());
+        }
+        lower_case.push(bytes as f64 / 1e6 / t.elapsed().as_secs_f64());
+    }
     let threads = a.threads.unwrap_or_else(crate::cores);
     let mut multi = Vec::new();
     for _ in 0..if a.scan_only { 1 } else { runs } {
@@ -253,6 +270,8 @@ pub fn run(a: Args) -> Outcome {
         "baseline_mb_s": round(baseline_mb_s),
         "baseline_phrases": phrases.len(),
         "ratio_to_baseline": round(median(single) / baseline_mb_s),
+        "normalise_mb_s": round(median(normalise)),
+        "lower_case_mb_s": round(median(lower_case)),
         "all_threads_mb_s": round(median(multi)),
         "compile_shipped_ms": round(median(compile_ms)),
         "parse_generated_ms": median_or_null(generated_parse_ms),
@@ -266,6 +285,7 @@ pub fn run(a: Args) -> Outcome {
             "{} posts, {:.1} MB, {} flagged\n\
              scan, 1 thread:        {} MB/s (median of {runs})\n\
              lower-case + bare Aho-Corasick DFA ({} phrases): {} MB/s; engine/baseline {}\n\
+             normalise alone:       {} MB/s; lower-case alone {} MB/s\n\
              scan, {threads} threads:       {} MB/s\n\
              compile shipped packs: {} ms\n\
              generated pack (3,000 phrases, 300 regexes): parse {} ms, compile {} ms\n\
@@ -277,6 +297,8 @@ pub fn run(a: Args) -> Outcome {
             report["baseline_phrases"],
             report["baseline_mb_s"],
             report["ratio_to_baseline"],
+            report["normalise_mb_s"],
+            report["lower_case_mb_s"],
             report["all_threads_mb_s"],
             report["compile_shipped_ms"],
             report["parse_generated_ms"],
