@@ -585,16 +585,33 @@ async function axe(page, selector = null) {
 // into an open one right beside it, where they lay out and colour the same.
 async function axeWarning(page, index = 0, { control = false } = {}) {
   const copy = await inWarning(page, (root) => ({
-    html: [...root.children].map((c) => c.outerHTML).join(''),
+    // The warning's nodes as data (element name, namespace, attributes, children), rebuilt
+    // below with DOM calls: nothing is parsed as markup.
+    nodes: [...root.children].map(function tree(n) {
+      if (n.nodeType === Node.TEXT_NODE) return { text: n.data };
+      if (n.nodeType !== Node.ELEMENT_NODE) return null;
+      return {
+        tag: n.localName, ns: n.namespaceURI,
+        attrs: [...n.attributes].map((a) => [a.name, a.value]),
+        children: [...n.childNodes].map(tree).filter(Boolean),
+      };
+    }),
     css: [...root.adoptedStyleSheets].flatMap((s) => [...s.cssRules].map((r) => r.cssText)).join('\n'),
   }), null, { index });
-  await page.evaluate(({ html, css, index: i, control: bad0 }) => {
+  await page.evaluate(({ nodes, css, index: i, control: bad0 }) => {
     document.getElementById('axe-mirror')?.remove();
     const host = document.createElement('div');
     host.id = 'axe-mirror';
     host.style.position = 'relative';
     const root = host.attachShadow({ mode: 'open' });
-    root.innerHTML = html;
+    const build = (t) => {
+      if ('text' in t) return document.createTextNode(t.text);
+      const e = document.createElementNS(t.ns, t.tag);
+      for (const [k, v] of t.attrs) e.setAttribute(k, v);
+      e.append(...t.children.map(build));
+      return e;
+    };
+    root.append(...nodes.map(build));
     const sheet = new CSSStyleSheet();
     sheet.replaceSync(css);
     root.adoptedStyleSheets = [sheet];
