@@ -37,7 +37,6 @@ const MAX_TRIAL_TEXT = 2000;
 const MAX_COUNTED = 50000; // posts × rules remembered so one post is counted once per rule
 const UPDATE_ALARM = 'flagpost-pack-updates';
 const COMPILED_KEY = 'compiledUserPacks'; // a cache: the sources in `userPacks` stay the only copy
-const DFA_DELAY_MS = 1000;
 
 const storageAccess = restrictStorageToExtension();
 
@@ -65,8 +64,7 @@ function state() {
 // sources). Each pack that works is kept even when another does not (their problems are
 // reported as `failed`). When nothing can be used the previous engine keeps running; with no
 // previous engine it falls back to the shipped packs alone, so users are never left
-// unprotected. The first engine uses the phrase NFA, which builds fastest; a DFA engine
-// replaces it a moment later.
+// unprotected.
 function rebuild() {
   const previous = current;
   current = (async () => {
@@ -77,12 +75,12 @@ function rebuild() {
     const t2 = performance.now();
     const settings = allOptions(st);
     let blobs = user.bytes ? [shipped, user.bytes] : [shipped];
-    let built = openScanner(Scanner, blobs, settings, 'nfa');
+    let built = openScanner(Scanner, blobs, settings);
     if (built.errors?.some((e) => e.kind === 'compiled') && user.bytes) {
       // The stored compiled form was refused (another format, damage): compile the sources again.
       user = await userCompiled(st, { refresh: true });
       blobs = [shipped, user.bytes];
-      built = openScanner(Scanner, blobs, settings, 'nfa');
+      built = openScanner(Scanner, blobs, settings);
     }
     const failed = [...user.failed, ...(built.failed ?? []).map((f) => ({ ...f, name: f.origin, shipped: false }))];
     timings ??= {
@@ -94,25 +92,13 @@ function rebuild() {
       const old = previous && (await previous.catch(() => null));
       if (old?.engine) return { ...old, errors: errors ?? built.errors, failed };
       blobs = [shipped];
-      built = openScanner(Scanner, blobs, settings, 'nfa');
+      built = openScanner(Scanner, blobs, settings);
       if (built.errors) return { engine: null, info: [], errors: errors ?? built.errors, failed, generation };
     }
     generation += 1;
-    const result = { engine: built.engine, info: built.info, errors, failed, generation };
-    if (!built.engine.is_dfa()) setTimeout(() => upgrade(result, blobs, settings), DFA_DELAY_MS);
-    return result;
+    return { engine: built.engine, info: built.info, errors, failed, generation };
   })();
   return current;
-}
-
-// Swaps the first engine for one with a phrase DFA (faster scans), unless it was replaced.
-async function upgrade(result, blobs, settings) {
-  if ((await current.catch(() => null)) !== result) return;
-  const dfa = openScanner(Scanner, blobs, settings, 'auto');
-  if (!dfa.engine) return;
-  const nfa = result.engine;
-  result.engine = dfa.engine;
-  nfa.free();
 }
 
 const toBase64 = (bytes) => {

@@ -38,7 +38,7 @@
 //!
 //! # Performance
 //!
-//! All phrases of all packs run in one Aho-Corasick automaton and all regexes in one regex
+//! All phrases of all packs run in one Aho-Corasick automaton ([`automaton`]) and all regexes in one regex
 //! set, over a normalised copy of the post built in one pass (see [`normalize`]). A post that
 //! matches nothing costs one normalisation and one automaton pass, and allocates nothing once
 //! its [`Scratch`] has grown. Figures are in `BENCHMARKS.md`.
@@ -50,6 +50,7 @@
 //! windows are capped ([`limits`]); a pack that breaks any of these is refused with a message,
 //! never a panic. Posts are scanned up to [`MAX_TEXT_BYTES`]; the verdict says when one was cut.
 
+pub mod automaton;
 pub mod compiled;
 pub mod engine;
 pub mod error;
@@ -66,7 +67,7 @@ mod utf8;
 pub mod verdict;
 pub mod wire;
 
-pub use engine::{Automaton, Engine, EngineOptions, PackInfo, RuleInfo, Scratch};
+pub use engine::{Engine, EngineOptions, PackInfo, RuleInfo, Scratch};
 pub use error::{ErrorKind, PackError, PackErrors};
 pub use examples::{run_examples, ExampleFailure, ExampleReport};
 pub use limits::MAX_TEXT_BYTES;

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Automaton, Engine, EngineOptions, PackInfo};
+use crate::engine::{Engine, EngineOptions, PackInfo};
 use crate::error::{ErrorKind, PackError, PackErrors};
 use crate::pack::RulePack;
 use crate::verdict::{convert_offsets, utf16_unit, Verdict};
@@ -74,7 +74,6 @@ impl EngineSettings {
             disabled_rules: self.disabled_rules.clone(),
             shadow_packs: self.shadow_packs.clone(),
             threshold: self.threshold,
-            ..EngineOptions::default()
         }
     }
 }
@@ -151,10 +150,8 @@ pub fn pack_use(ids: &[Option<&str>], settings: &EngineSettings) -> Vec<PackUse>
 pub fn build_keeping(
     packs: Vec<RulePack>,
     settings: &EngineSettings,
-    automaton: Automaton,
 ) -> Result<(Engine, Vec<FailedPack>), PackErrors> {
-    let (packs, mut options) = select_packs(packs, settings);
-    options.automaton = automaton;
+    let (packs, options) = select_packs(packs, settings);
     let whole = match Engine::compile(&packs, &options) {
         Ok(engine) => return Ok((engine, Vec::new())),
         Err(e) => e,
@@ -569,8 +566,7 @@ mod tests {
             pack("a", "1.0.0", &many("a")),
             pack("b", "1.0.0", &many("b")),
         ];
-        let (engine, failed) =
-            build_keeping(packs, &EngineSettings::default(), Automaton::Nfa).unwrap();
+        let (engine, failed) = build_keeping(packs, &EngineSettings::default()).unwrap();
         assert_eq!(engine.packs().len(), 1);
         assert_eq!(engine.packs()[0].id, "a");
         assert_eq!(failed.len(), 1);

@@ -139,7 +139,7 @@ export function compile(state, packs = activePacks(state)) {
 /** @returns {Built} */
 function build(sources, settings) {
   const compiled = compileSources(sources);
-  const built = openScanner(Scanner, [compiled.bytes], settings, 'auto');
+  const built = openScanner(Scanner, [compiled.bytes], settings);
   const failed = [...compiled.failed, ...(built.failed ?? []).map((f) => failure(sources, f))];
   if (built.errors) return { errors: failed.length ? failed.flatMap((f) => f.errors) : built.errors, failed };
   if (!built.info.length && failed.length) {

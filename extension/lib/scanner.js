@@ -43,9 +43,9 @@ export function sourceDigest(source) {
 // { engine, info, failed } or { errors } (each error with kind, origin, line, column, display).
 // `Kind` is the Scanner class of whichever module is loaded (the options page has the
 // authoring module, which contains the scanner too).
-export function openScanner(Kind, blobs, settings, automaton = 'auto') {
+export function openScanner(Kind, blobs, settings) {
   try {
-    const engine = new Kind(blobs, settings, automaton);
+    const engine = new Kind(blobs, settings);
     return { engine, info: engine.packs(), failed: engine.failed() };
   } catch (e) {
     return { errors: Array.isArray(e) ? e : [{ display: String(e), message: String(e) }] };

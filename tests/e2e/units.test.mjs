@@ -221,7 +221,7 @@ test('engine: the Wasm scanner and the command line agree on every labelled row 
   const scanner = await import(path.join(pkgDir, 'scanner.js'));
   scanner.initSync({ module: fs.readFileSync(path.join(pkgDir, 'scanner_bg.wasm')) });
   const { openScanner, scanBatch } = await import('../../extension/lib/scanner.js');
-  const built = openScanner(scanner.Scanner, [fs.readFileSync(path.join(pkgDir, 'shipped.fpk'))], {}, 'auto');
+  const built = openScanner(scanner.Scanner, [fs.readFileSync(path.join(pkgDir, 'shipped.fpk'))], {});
   assert.ok(built.engine, JSON.stringify(built.errors));
   const wasm = new Map();
   for (let i = 0; i < posts.length; i += 100) {

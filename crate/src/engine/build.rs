@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use crate::automaton::PhraseAutomaton;
 use regex::bytes::RegexSetBuilder;
 
 use super::*;
@@ -608,27 +608,13 @@ impl<'o> Builder<'o> {
     fn automaton(
         &mut self,
         origin: &str,
-    ) -> Result<(Option<AhoCorasick>, Vec<(u32, u32)>, Vec<PatternUse>), PackErrors> {
+    ) -> Result<(Option<PhraseAutomaton>, Vec<(u32, u32)>, Vec<PatternUse>), PackErrors> {
         let b = self;
-        let dfa = match b.options.automaton {
-            Automaton::Auto => b.patterns.len() <= DFA_PATTERN_LIMIT,
-            Automaton::Dfa => true,
-            Automaton::Nfa => false,
-        };
         let phrases = if b.patterns.is_empty() {
             None
         } else {
             Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    // A full DFA scans fastest; past a few thousand patterns its build time
-                    // outweighs that, and the contiguous NFA is chosen instead.
-                    .kind(Some(if dfa {
-                        AhoCorasickKind::DFA
-                    } else {
-                        AhoCorasickKind::ContiguousNFA
-                    }))
-                    .build(&b.patterns)
+                PhraseAutomaton::new(&b.patterns)
                     .map_err(|e| PackError::new(origin, format!("phrases do not compile: {e}")))?,
             )
         };

@@ -1,4 +1,4 @@
-//! The compiled engine: every phrase of every rule in one Aho-Corasick automaton, every regex
+//! The compiled engine: every phrase of every rule in one phrase automaton, every regex
 //! in one multi-pattern regex set, conditions as small trees over their matches.
 //!
 //! An [`Engine`] is immutable once built; changing packs or settings means building a new one.
@@ -7,7 +7,7 @@
 
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind};
+use crate::automaton::PhraseAutomaton;
 use regex::bytes::RegexSet;
 use regex_automata::meta::Regex;
 
@@ -27,20 +27,6 @@ pub struct EngineOptions {
     pub shadow_packs: Vec<String>,
     /// Replaces every pack's own threshold.
     pub threshold: Option<f64>,
-    /// Which phrase automaton to build.
-    pub automaton: Automaton,
-}
-
-/// The phrase automaton an engine uses. A DFA scans fastest but takes longer to build (tens
-/// of milliseconds for a few thousand phrases); a contiguous NFA builds in a few. A process
-/// that needs its first verdict at once can start on the NFA and swap to a DFA engine later.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Automaton {
-    /// A DFA up to [`DFA_PATTERN_LIMIT`] patterns, an NFA past that.
-    #[default]
-    Auto,
-    Dfa,
-    Nfa,
 }
 
 /// What a loaded pack is, for display.
@@ -68,9 +54,6 @@ pub struct RuleInfo {
     /// False when the pack or the engine options switch it off.
     pub enabled: bool,
 }
-
-/// Above this many distinct phrases the automaton is a contiguous NFA rather than a DFA.
-pub const DFA_PATTERN_LIMIT: usize = 4_000;
 
 /// A match in normalised text: byte range.
 type Hit = (u32, u32);
@@ -143,7 +126,7 @@ struct CompiledRule {
 #[derive(Debug)]
 pub struct Engine {
     packs: Vec<PackInfo>,
-    phrases: Option<AhoCorasick>,
+    phrases: Option<PhraseAutomaton>,
     /// For pattern `p`, `phrase_uses[pattern_uses[p].0 .. pattern_uses[p].1]`.
     pattern_uses: Vec<(u32, u32)>,
     phrase_uses: Vec<PatternUse>,
@@ -290,15 +273,14 @@ impl Engine {
         &self.packs
     }
 
-    /// How many distinct patterns the phrase automaton holds, and whether it is a full DFA
-    /// (fastest to scan) or, past [`DFA_PATTERN_LIMIT`] patterns, a contiguous NFA.
-    pub fn automaton(&self) -> (usize, bool) {
-        (
-            self.pattern_uses.len(),
-            self.phrases
-                .as_ref()
-                .is_some_and(|ac| ac.kind() == AhoCorasickKind::DFA),
-        )
+    /// How many distinct patterns the phrase automaton holds, its states, and the bytes its
+    /// tables take.
+    pub fn automaton(&self) -> (usize, usize, usize) {
+        let (states, memory) = self
+            .phrases
+            .as_ref()
+            .map_or((0, 0), |a| (a.states().0, a.memory()));
+        (self.pattern_uses.len(), states, memory)
     }
 }
 

@@ -74,9 +74,8 @@ impl Engine {
         s.candidates.clear();
         let side = |leaf: u32| self.leaf_in_context[leaf as usize] == context;
         if let Some(ac) = &self.phrases {
-            for m in ac.find_overlapping_iter(hay) {
-                let (start, end) = (m.start(), m.end());
-                let (from, to) = self.pattern_uses[m.pattern().as_usize()];
+            ac.for_each_match(hay, |pattern, start, end| {
+                let (from, to) = self.pattern_uses[pattern as usize];
                 let mut before = None;
                 let mut after = None;
                 for u in &self.phrase_uses[from as usize..to as usize] {
@@ -133,7 +132,7 @@ impl Engine {
                         }
                     }
                 }
-            }
+            });
         }
         if let Some(set) = &self.regex_set {
             for i in set.matches(hay).iter() {

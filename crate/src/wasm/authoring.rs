@@ -9,17 +9,7 @@ use crate::wire::{
     pack_use, wire_errors, CheckReport, EngineSettings, FailedPack, ListedPack, PackSource,
     PackSummary, SourceSummary, WireExamples,
 };
-use crate::{parse_pack, run_examples, Automaton, Engine, EngineOptions, PackErrors, PackFormat};
-
-/// Options for compiling one pack alone, to find what parsing cannot (regex sizes, limits):
-/// the phrase NFA, which builds several times faster than the DFA and checks the same things.
-/// The engine that scans is built later, from the compiled form.
-fn alone() -> EngineOptions {
-    EngineOptions {
-        automaton: Automaton::Nfa,
-        ..EngineOptions::default()
-    }
-}
+use crate::{parse_pack, run_examples, Engine, EngineOptions, PackErrors, PackFormat};
 
 /// The packs built into the extension, as sources: `PackSource[]`.
 #[wasm_bindgen]
@@ -46,7 +36,7 @@ pub fn check_pack(source: &str, name: &str) -> JsValue {
     };
     let report = match parse_pack(source, PackFormat::from_name(name), name) {
         Err(e) => fail(&e, None),
-        Ok(pack) => match Engine::compile(std::slice::from_ref(&pack), &alone()) {
+        Ok(pack) => match Engine::compile(std::slice::from_ref(&pack), &EngineOptions::default()) {
             Err(e) => fail(&e, None),
             Ok(engine) => {
                 let summary = engine.packs().first().map(PackSummary::from);
@@ -129,10 +119,14 @@ pub fn compile_sources(sources: JsValue) -> Result<JsValue, JsValue> {
         };
         match parse_pack(&s.source, PackFormat::from_name(&s.name), &s.name) {
             Err(e) => failed.push(fail(&e, None, None)),
-            Ok(pack) => match Engine::compile(std::slice::from_ref(&pack), &alone()) {
-                Err(e) => failed.push(fail(&e, Some(pack.id.clone()), Some(pack.version.clone()))),
-                Ok(_) => good.push((pack, s.source.as_str())),
-            },
+            Ok(pack) => {
+                match Engine::compile(std::slice::from_ref(&pack), &EngineOptions::default()) {
+                    Err(e) => {
+                        failed.push(fail(&e, Some(pack.id.clone()), Some(pack.version.clone())))
+                    }
+                    Ok(_) => good.push((pack, s.source.as_str())),
+                }
+            }
         }
     }
     let bytes = compiled::encode(&good);

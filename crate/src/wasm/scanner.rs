@@ -10,7 +10,7 @@ use crate::wire::{
     build_keeping, limits as wire_limits, split_batch, BatchVerdicts, EngineSettings, FailedPack,
     PackSummary, WireVerdict,
 };
-use crate::{Automaton, Engine, PackErrors, Scratch};
+use crate::{Engine, PackErrors, Scratch};
 
 /// Numbers the engine and the extension agree on ([`crate::wire::Limits`]).
 #[wasm_bindgen]
@@ -59,30 +59,19 @@ pub struct Scanner {
 impl Scanner {
     /// Builds an engine from compiled packs: `blobs` is an array of `Uint8Array`, each a
     /// compiled pack file (the shipped packs first, then the user's, oldest first); `settings`
-    /// an `EngineSettings` object; `automaton` `"nfa"` (builds fastest), `"dfa"` or `"auto"`.
+    /// an `EngineSettings` object.
     /// Which packs are used is decided here ([`crate::wire::select_packs`]); a pack that cannot
     /// join the others is left out and listed by [`Scanner::failed`]. Throws an array of errors
     /// (`{kind, origin, line, column, rule, message, display}`) when a blob is refused (other
     /// format version, damaged) or no pack can be used.
     #[wasm_bindgen(constructor)]
-    pub fn new(blobs: Array, settings: JsValue, automaton: &str) -> Result<Scanner, JsValue> {
+    pub fn new(blobs: Array, settings: JsValue) -> Result<Scanner, JsValue> {
         let perf = performance();
         if let Some(p) = &perf {
             let _ = p.mark("flagpost-load-start");
         }
         let t0 = now(&perf);
         let settings: EngineSettings = from_js(settings, "engine settings")?;
-        let automaton = match automaton {
-            "nfa" => Automaton::Nfa,
-            "dfa" => Automaton::Dfa,
-            "" | "auto" => Automaton::Auto,
-            other => {
-                return Err(usage_error(
-                    "automaton",
-                    format!("unknown automaton `{other}`"),
-                ))
-            }
-        };
         let mut packs = Vec::new();
         for (i, blob) in blobs.iter().enumerate() {
             let Some(bytes) = blob.dyn_ref::<Uint8Array>() else {
@@ -101,8 +90,7 @@ impl Scanner {
             }
         }
         let t1 = now(&perf);
-        let (engine, failed) =
-            build_keeping(packs, &settings, automaton).map_err(|e| errors_to_js(&e))?;
+        let (engine, failed) = build_keeping(packs, &settings).map_err(|e| errors_to_js(&e))?;
         let t2 = now(&perf);
         if let Some(p) = &perf {
             let _ = p.mark("flagpost-load-end");
@@ -147,11 +135,6 @@ impl Scanner {
             decode_ms: self.decode_ms,
             build_ms: self.build_ms,
         })
-    }
-
-    /// Whether the phrase automaton is a DFA.
-    pub fn is_dfa(&self) -> bool {
-        self.engine.automaton().1
     }
 
     /// Scans posts joined with U+001E (a post with context is `context U+001F text`). Returns

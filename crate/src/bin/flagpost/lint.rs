@@ -29,15 +29,15 @@ pub fn run(a: Args) -> Outcome {
                         } else {
                             format!(", {} models", pack.models.len())
                         };
-                        let (patterns, dfa) = engine.automaton();
+                        let (patterns, states, memory) = engine.automaton();
                         say!(
-                            "{file}: ok — pack `{}` {} ({} rules, {} signals{models}, {} warnings; {patterns} patterns in a {})",
+                            "{file}: ok — pack `{}` {} ({} rules, {} signals{models}, {} warnings; {patterns} patterns, {states} automaton states, {} KiB)",
                             info.id,
                             info.version,
                             info.rules.len(),
                             pack.signals.len(),
                             pack.warnings.len(),
-                            if dfa { "DFA" } else { "contiguous NFA (slower to scan; a DFA holds up to 2,500 patterns)" }
+                            memory / 1024
                         );
                         packs.push(pack);
                     }

@@ -1,0 +1,464 @@
+//! The phrase automaton: every phrase of every pack in one Aho-Corasick automaton over bytes,
+//! reporting every match (overlapping ones too), longest first at each end position.
+//!
+//! Its layout is chosen for how posts walk it. Nearly all of a post's bytes keep the automaton
+//! in the root or a few states below it, so the states nearest the root (the first
+//! [`DENSE_STATES`] in breadth-first order) get full rows of a DFA over byte classes, small
+//! enough to stay in cache. Deeper states are rare on the path of a post and keep only their
+//! own transitions and a failure link. A full DFA over a few thousand phrases is tens of
+//! megabytes, most of it rows for states a post almost never reaches.
+//!
+//! The automaton is plain data: [`PhraseAutomaton::to_parts`] gives the trie, failure links
+//! and matches, which [`PhraseAutomaton::from_parts`] turns back into an automaton without
+//! seeing the phrases again, so a compiled engine can be stored and loaded.
+
+use serde::{Deserialize, Serialize};
+
+/// States (in breadth-first order from the root) that get a full row of transitions.
+pub const DENSE_STATES: usize = 4096;
+
+/// A transition's target is a state with matches.
+const MATCH: u32 = 1 << 31;
+/// A transition's target is a sparse state; the rest is its index among sparse states.
+/// Otherwise the rest is the dense state's row offset (state × stride).
+const SPARSE: u32 = 1 << 30;
+const ID: u32 = !(MATCH | SPARSE);
+
+/// The automaton's data without its dense rows, which are derived: what is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutomatonParts {
+    /// Per state, in breadth-first order (0 is the root): its transitions are
+    /// `bytes[starts[s]..starts[s + 1]]` to `targets[..]`, sorted by byte.
+    pub starts: Vec<u32>,
+    pub bytes: Vec<u8>,
+    pub targets: Vec<u32>,
+    /// Per state, the longest proper suffix of its path that is also a state.
+    pub fail: Vec<u32>,
+    /// Per state, the patterns that end there: `matches[match_starts[s]..match_starts[s + 1]]`,
+    /// longest first.
+    pub match_starts: Vec<u32>,
+    pub matches: Vec<u32>,
+    /// Length in bytes of each pattern.
+    pub pattern_lens: Vec<u32>,
+}
+
+/// A built automaton, ready to scan. Immutable.
+#[derive(Debug, Clone)]
+pub struct PhraseAutomaton {
+    parts: AutomatonParts,
+    /// Byte → class; bytes in no pattern share class 0.
+    classes: [u8; 256],
+    stride: u32,
+    dense_count: u32,
+    /// Rows of the dense states, `stride` entries each, as encoded targets.
+    dense: Vec<u32>,
+    /// Per state: its encoded form (with the match bit) as a transition target.
+    encoded: Vec<u32>,
+}
+
+/// Why patterns could not be built into an automaton, or stored parts were refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutomatonError(pub String);
+
+impl std::fmt::Display for AutomatonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PhraseAutomaton {
+    /// Builds the automaton of `patterns` (non-empty byte strings; pattern `i` is reported
+    /// as `i`). Duplicates are reported once per index.
+    pub fn new<P: AsRef<[u8]>>(patterns: &[P]) -> Result<PhraseAutomaton, AutomatonError> {
+        PhraseAutomaton::build(patterns, DENSE_STATES)
+    }
+
+    fn build<P: AsRef<[u8]>>(
+        patterns: &[P],
+        dense_states: usize,
+    ) -> Result<PhraseAutomaton, AutomatonError> {
+        if patterns.len() >= ID as usize {
+            return Err(AutomatonError("too many patterns".into()));
+        }
+        // The trie, states numbered as created; children as small sorted lists.
+        let mut children: Vec<Vec<(u8, u32)>> = vec![Vec::new()];
+        let mut own: Vec<Vec<u32>> = vec![Vec::new()];
+        let mut pattern_lens = Vec::with_capacity(patterns.len());
+        for (p, pattern) in patterns.iter().enumerate() {
+            let pattern = pattern.as_ref();
+            if pattern.is_empty() {
+                return Err(AutomatonError(format!("pattern {p} is empty")));
+            }
+            pattern_lens.push(pattern.len() as u32);
+            let mut s = 0usize;
+            for &b in pattern {
+                s = match children[s].binary_search_by_key(&b, |&(k, _)| k) {
+                    Ok(i) => children[s][i].1 as usize,
+                    Err(i) => {
+                        let t = children.len();
+                        children[s].insert(i, (b, t as u32));
+                        children.push(Vec::new());
+                        own.push(Vec::new());
+                        t
+                    }
+                };
+            }
+            own[s].push(p as u32);
+        }
+        if children.len() >= ID as usize {
+            return Err(AutomatonError("too many states".into()));
+        }
+        // Breadth-first order: parents before children, and every failure target (shorter)
+        // before the state it serves.
+        let mut order = Vec::with_capacity(children.len());
+        let mut new_id = vec![0u32; children.len()];
+        order.push(0u32);
+        let mut k = 0;
+        while k < order.len() {
+            let s = order[k] as usize;
+            for &(_, t) in &children[s] {
+                new_id[t as usize] = order.len() as u32;
+                order.push(t);
+            }
+            k += 1;
+        }
+        let n = order.len();
+        let mut starts = Vec::with_capacity(n + 1);
+        let mut bytes = Vec::with_capacity(n);
+        let mut targets = Vec::with_capacity(n);
+        starts.push(0u32);
+        for &old in &order {
+            for &(b, t) in &children[old as usize] {
+                bytes.push(b);
+                targets.push(new_id[t as usize]);
+            }
+            starts.push(bytes.len() as u32);
+        }
+        let child = |s: u32, b: u8| -> Option<u32> {
+            let (from, to) = (starts[s as usize] as usize, starts[s as usize + 1] as usize);
+            bytes[from..to]
+                .binary_search(&b)
+                .ok()
+                .map(|i| targets[from + i])
+        };
+        let mut fail = vec![0u32; n];
+        let mut match_starts = Vec::with_capacity(n + 1);
+        let mut matches: Vec<u32> = Vec::new();
+        match_starts.push(0u32);
+        // States come in breadth-first order, so each state's failure target and its
+        // matches are known before the state itself is reached.
+        let mut match_ranges: Vec<(u32, u32)> = vec![(0, 0); n];
+        for s in 0..n {
+            let begin = matches.len() as u32;
+            matches.extend(&own[order[s] as usize]);
+            if s > 0 {
+                let (from, to) = match_ranges[fail[s] as usize];
+                matches.extend_from_within(from as usize..to as usize);
+            }
+            match_ranges[s] = (begin, matches.len() as u32);
+            match_starts.push(matches.len() as u32);
+            // Failure links of this state's children.
+            for i in starts[s] as usize..starts[s + 1] as usize {
+                let (b, t) = (bytes[i], targets[i]);
+                fail[t as usize] = if s == 0 {
+                    0
+                } else {
+                    let mut f = fail[s];
+                    loop {
+                        if let Some(next) = child(f, b) {
+                            break next;
+                        }
+                        if f == 0 {
+                            break 0;
+                        }
+                        f = fail[f as usize];
+                    }
+                };
+            }
+        }
+        let parts = AutomatonParts {
+            starts,
+            bytes,
+            targets,
+            fail,
+            match_starts,
+            matches,
+            pattern_lens,
+        };
+        Ok(PhraseAutomaton::assemble(parts, dense_states))
+    }
+
+    /// An automaton from stored parts, checked so that a corrupt store cannot make a scan
+    /// index out of bounds or loop.
+    pub fn from_parts(parts: AutomatonParts) -> Result<PhraseAutomaton, AutomatonError> {
+        let bad = |what: &str| Err(AutomatonError(format!("phrase automaton: {what}")));
+        let n = parts.fail.len();
+        if n == 0 || n >= SPARSE as usize || parts.fail[0] != 0 {
+            return bad("state count");
+        }
+        if parts.starts.len() != n + 1 || parts.match_starts.len() != n + 1 {
+            return bad("table lengths");
+        }
+        if parts.bytes.len() != parts.targets.len()
+            || parts.starts[0] != 0
+            || parts.starts[n] as usize != parts.bytes.len()
+            || parts.match_starts[0] != 0
+            || parts.match_starts[n] as usize != parts.matches.len()
+        {
+            return bad("table lengths");
+        }
+        for s in 0..n {
+            let (from, to) = (parts.starts[s], parts.starts[s + 1]);
+            if from > to || parts.match_starts[s] > parts.match_starts[s + 1] {
+                return bad("ranges out of order");
+            }
+            let (from, to) = (from as usize, to as usize);
+            if !parts.bytes[from..to].windows(2).all(|w| w[0] < w[1]) {
+                return bad("transitions out of order");
+            }
+            // Breadth-first order: a transition leads deeper (a later state), a failure link
+            // to an earlier one; so failure chains end at the root.
+            if parts.targets[from..to]
+                .iter()
+                .any(|&t| t as usize <= s || t as usize >= n)
+            {
+                return bad("transition target");
+            }
+            if s > 0 && parts.fail[s] as usize >= s {
+                return bad("failure link");
+            }
+        }
+        if parts
+            .matches
+            .iter()
+            .any(|&p| p as usize >= parts.pattern_lens.len())
+        {
+            return bad("pattern index");
+        }
+        Ok(PhraseAutomaton::assemble(parts, DENSE_STATES))
+    }
+
+    /// The stored form.
+    pub fn to_parts(&self) -> &AutomatonParts {
+        &self.parts
+    }
+
+    /// Derives byte classes and the dense rows from the parts.
+    fn assemble(parts: AutomatonParts, dense_states: usize) -> PhraseAutomaton {
+        let n = parts.fail.len();
+        let mut classes = [0u8; 256];
+        let mut seen = [false; 256];
+        for &b in &parts.bytes {
+            seen[b as usize] = true;
+        }
+        let mut stride = 1u32;
+        for b in 0..256 {
+            if seen[b] {
+                classes[b] = stride as u8;
+                stride += 1;
+            }
+        }
+        // When all 256 bytes occur, none is left over for class 0: every byte is its own class.
+        if stride > 256 {
+            for (b, c) in classes.iter_mut().enumerate() {
+                *c = b as u8;
+            }
+            stride = 256;
+        }
+        let dense_count = n.min(dense_states);
+        let encoded: Vec<u32> = (0..n)
+            .map(|s| {
+                let id = if s < dense_count {
+                    s as u32 * stride
+                } else {
+                    SPARSE | (s - dense_count) as u32
+                };
+                let has_match = parts.match_starts[s] != parts.match_starts[s + 1];
+                id | if has_match { MATCH } else { 0 }
+            })
+            .collect();
+        let stride_u = stride as usize;
+        let mut dense = vec![0u32; dense_count * stride_u];
+        // The root's row: its children, else itself.
+        let root_row = encoded[0];
+        dense[..stride_u].fill(root_row);
+        for s in 0..dense_count {
+            if s > 0 {
+                let f = parts.fail[s] as usize * stride_u;
+                dense.copy_within(f..f + stride_u, s * stride_u);
+            }
+            for i in parts.starts[s] as usize..parts.starts[s + 1] as usize {
+                let c = classes[parts.bytes[i] as usize] as usize;
+                dense[s * stride_u + c] = encoded[parts.targets[i] as usize];
+            }
+        }
+        PhraseAutomaton {
+            classes,
+            stride,
+            dense_count: dense_count as u32,
+            dense,
+            encoded,
+            parts,
+        }
+    }
+
+    /// How many states it has, and how many of them have full rows.
+    pub fn states(&self) -> (usize, usize) {
+        (self.parts.fail.len(), self.dense_count as usize)
+    }
+
+    /// Bytes of memory its tables take.
+    pub fn memory(&self) -> usize {
+        let p = &self.parts;
+        4 * (p.starts.len()
+            + p.targets.len()
+            + p.fail.len()
+            + p.match_starts.len()
+            + p.matches.len()
+            + p.pattern_lens.len()
+            + self.dense.len()
+            + self.encoded.len())
+            + p.bytes.len()
+            + 256
+    }
+
+    /// Calls `f(pattern, start, end)` for every match in `hay`, by end position, longest
+    /// first at each end.
+    #[inline]
+    pub fn for_each_match(&self, hay: &[u8], mut f: impl FnMut(u32, usize, usize)) {
+        let dense = &self.dense[..];
+        let classes = &self.classes;
+        let mut state = 0u32;
+        for (i, &b) in hay.iter().enumerate() {
+            let next = if state & SPARSE == 0 {
+                dense[(state + classes[b as usize] as u32) as usize]
+            } else {
+                self.sparse_step(state & ID, b)
+            };
+            state = next & !MATCH;
+            if next & MATCH != 0 {
+                self.report(state, i + 1, &mut f);
+            }
+        }
+    }
+
+    /// The transition from sparse state `k` (index among sparse states) on `b`.
+    #[cold]
+    fn sparse_step(&self, k: u32, b: u8) -> u32 {
+        let p = &self.parts;
+        let mut s = (k + self.dense_count) as usize;
+        loop {
+            let (from, to) = (p.starts[s] as usize, p.starts[s + 1] as usize);
+            if let Some(i) = p.bytes[from..to].iter().position(|&x| x == b) {
+                return self.encoded[p.targets[from + i] as usize];
+            }
+            s = p.fail[s] as usize;
+            if s < self.dense_count as usize {
+                return self.dense[s * self.stride as usize + self.classes[b as usize] as usize];
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn report(&self, state: u32, end: usize, f: &mut impl FnMut(u32, usize, usize)) {
+        let s = if state & SPARSE != 0 {
+            ((state & ID) + self.dense_count) as usize
+        } else {
+            (state / self.stride) as usize
+        };
+        let p = &self.parts;
+        for &m in &p.matches[p.match_starts[s] as usize..p.match_starts[s + 1] as usize] {
+            f(m, end - p.pattern_lens[m as usize] as usize, end);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(a: &PhraseAutomaton, hay: &str) -> Vec<(u32, usize, usize)> {
+        let mut out = Vec::new();
+        a.for_each_match(hay.as_bytes(), |p, s, e| out.push((p, s, e)));
+        out
+    }
+
+    /// Every occurrence of every pattern, by end and then longest first.
+    fn naive(patterns: &[&str], hay: &str) -> Vec<(u32, usize, usize)> {
+        let h = hay.as_bytes();
+        let mut out = Vec::new();
+        for end in 1..=h.len() {
+            let mut here: Vec<(u32, usize, usize)> = patterns
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.len() <= end && &h[end - p.len()..end] == p.as_bytes())
+                .map(|(i, p)| (i as u32, end - p.len(), end))
+                .collect();
+            here.sort_by_key(|&(i, s, _)| (s, i));
+            out.extend(here);
+        }
+        out
+    }
+
+    #[test]
+    fn finds_overlapping_matches_longest_first() {
+        let pats = ["he", "she", "his", "hers", "контракт", "контракт на", "а"];
+        let a = PhraseAutomaton::new(&pats).unwrap();
+        for hay in [
+            "ushers",
+            "she sells his hers",
+            "контракт на год, а",
+            "",
+            "xyz",
+        ] {
+            assert_eq!(all(&a, hay), naive(&pats, hay), "{hay}");
+        }
+    }
+
+    #[test]
+    fn sparse_states_agree_with_dense_ones() {
+        // Enough long patterns that most states are past the dense ones.
+        let words: Vec<String> = (0..600)
+            .map(|i| format!("w{}x{}y{}", i % 37, i % 11, i))
+            .collect();
+        let pats: Vec<&str> = words.iter().map(|s| s.as_str()).collect();
+        let a = PhraseAutomaton::build(&pats, 64).unwrap();
+        assert!(a.states().0 > 10 * a.states().1);
+        let hay = words.join(" w3x3 ") + " w1x1y1w2x2y2";
+        assert_eq!(all(&a, &hay), naive(&pats, &hay));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn agrees_with_a_naive_search(
+            pats in proptest::collection::vec("[ab\u{0430}]{1,5}", 1..16),
+            hay in "[ab \u{0430}]{0,60}",
+            dense in 1usize..24,
+        ) {
+            let refs: Vec<&str> = pats.iter().map(|s| s.as_str()).collect();
+            let a = PhraseAutomaton::build(&refs, dense).unwrap();
+            proptest::prop_assert_eq!(all(&a, &hay), naive(&refs, &hay));
+            let b = PhraseAutomaton::from_parts(a.to_parts().clone()).unwrap();
+            proptest::prop_assert_eq!(all(&b, &hay), naive(&refs, &hay));
+        }
+    }
+
+    #[test]
+    fn parts_round_trip_and_corruption_is_refused() {
+        let pats = ["join", "join us", "us", "вступай"];
+        let a = PhraseAutomaton::new(&pats).unwrap();
+        let b = PhraseAutomaton::from_parts(a.to_parts().clone()).unwrap();
+        let hay = "join us, вступай";
+        assert_eq!(all(&a, hay), all(&b, hay));
+        let mut bad = a.to_parts().clone();
+        bad.fail[3] = 7;
+        assert!(PhraseAutomaton::from_parts(bad).is_err());
+        let mut bad = a.to_parts().clone();
+        bad.targets[0] = 0;
+        assert!(PhraseAutomaton::from_parts(bad).is_err());
+        let mut bad = a.to_parts().clone();
+        bad.matches[0] = 99;
+        assert!(PhraseAutomaton::from_parts(bad).is_err());
+        assert!(PhraseAutomaton::new(&[""]).is_err());
+    }
+}
