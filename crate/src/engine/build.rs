@@ -12,7 +12,7 @@ use super::*;
 use crate::error::{ErrorKind, PackError, PackErrors};
 use crate::limits::*;
 use crate::model::NgramScorer;
-use crate::normalize::normalize_phrase;
+use crate::normalize::{normalize_phrase_with, Normalized};
 use crate::pack::{Condition, RulePack};
 
 /// Leaves of which at least one must have matched for `node` to be true, if such a set is
@@ -75,6 +75,8 @@ struct Builder<'a> {
     signal_near: Vec<Option<bool>>,
     patterns: Vec<String>,
     pattern_index: HashMap<String, usize>,
+    /// Buffers for normalising phrases.
+    norm: Normalized,
     uses_by_pattern: Vec<Vec<PatternUse>>,
     regex_sources: Vec<crate::regexes::PackRegex>,
     regex_leaves: Vec<u32>,
@@ -189,6 +191,8 @@ impl Builder<'_> {
                     if phrase.text.contains('*') {
                         // Several stems (`военн* служб*`): the automaton finds the first word,
                         // the rest are checked where it ends.
+                        let count = phrase.text.split(' ').filter(|w| !w.is_empty()).count();
+                        let norm = &mut self.norm;
                         let mut words = phrase
                             .text
                             .split(' ')
@@ -199,11 +203,11 @@ impl Builder<'_> {
                                     Some(stem) => (stem, true),
                                     None => (w, false),
                                 };
-                                let last = i + 1
-                                    == phrase.text.split(' ').filter(|w| !w.is_empty()).count();
                                 StemWord {
-                                    text: normalize_phrase(word).into_bytes().into_boxed_slice(),
-                                    stem: stem || (last && phrase.prefix),
+                                    text: normalize_phrase_with(word, norm)
+                                        .into_bytes()
+                                        .into_boxed_slice(),
+                                    stem: stem || (i + 1 == count && phrase.prefix),
                                 }
                             });
                         let first = words.next().expect("a phrase has a word");
@@ -219,7 +223,7 @@ impl Builder<'_> {
                         );
                         continue;
                     }
-                    let text = normalize_phrase(&phrase.text);
+                    let text = normalize_phrase_with(&phrase.text, &mut self.norm);
                     self.phrase_count += 1;
                     let first = text.chars().next().is_some_and(char::is_alphanumeric);
                     let last = text.chars().last().is_some_and(char::is_alphanumeric);
@@ -236,16 +240,14 @@ impl Builder<'_> {
                 }
                 let cost: u32 = phrases
                     .iter()
-                    .map(
-                        |p| match p.text.chars().filter(|c| c.is_alphanumeric()).count() {
-                            _ if p.text.contains('*') => 2,
-                            0..=2 => 64,
-                            3 => 16,
-                            4 => 4,
-                            5 | 6 => 2,
-                            _ => 1,
-                        },
-                    )
+                    .map(|p| match alphanumeric_up_to_7(&p.text) {
+                        _ if p.text.contains('*') => 2,
+                        0..=2 => 64,
+                        3 => 16,
+                        4 => 4,
+                        5 | 6 => 2,
+                        _ => 1,
+                    })
                     .sum();
                 self.leaf_cost[leaf as usize] = cost;
                 Node::Leaf(leaf)
@@ -384,6 +386,18 @@ fn check_together(packs: &[RulePack], options: &EngineOptions) -> Result<(), Pac
     }
 }
 
+/// How many letters and digits `text` has, counted up to 7 (all a leaf's cost needs).
+fn alphanumeric_up_to_7(text: &str) -> usize {
+    text.chars()
+        .filter(|&c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '\u{400}'..='\u{45F}' => true,
+            _ if c.is_ascii() => false,
+            _ => c.is_alphanumeric(),
+        })
+        .take(7)
+        .count()
+}
+
 /// The packs' rules as node trees, with what to show of each pack.
 struct Built<'p> {
     infos: Vec<PackInfo>,
@@ -405,6 +419,7 @@ impl<'o> Builder<'o> {
             signal_near: Vec::new(),
             patterns: Vec::new(),
             pattern_index: HashMap::new(),
+            norm: Normalized::default(),
             uses_by_pattern: Vec::new(),
             regex_sources: Vec::new(),
             regex_leaves: Vec::new(),

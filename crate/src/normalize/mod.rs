@@ -70,10 +70,13 @@ fn offset_through(breaks: &[(u32, u32)], pos: usize) -> usize {
 
 /// Normalises a phrase written in a pack (no offsets needed).
 pub fn normalize_phrase(phrase: &str) -> String {
-    let mut n = Normalized::default();
-    normalize_into(phrase, &mut n);
-    let s = n.as_str();
-    s.trim_matches(' ').to_string()
+    normalize_phrase_with(phrase, &mut Normalized::default())
+}
+
+/// [`normalize_phrase`] with buffers reused across calls.
+pub fn normalize_phrase_with(phrase: &str, n: &mut Normalized) -> String {
+    normalize_into(phrase, n);
+    n.as_str().trim_matches(' ').to_string()
 }
 
 /// Length of a web address starting at `i` (`http://…`, `https://…`), up to white space.
