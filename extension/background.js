@@ -15,7 +15,7 @@
 // hold up the verdicts of another.
 
 import { loadState, save, siteEnabled, siteKey, MAX_DISMISSED, MAX_TRIAL_HITS } from './lib/storage.js';
-import { loadScanner, shippedCompiled, openScanner, scanBatch, sourceDigest, Scanner } from './lib/scanner.js';
+import { loadScanner, shippedCompiled, shippedImage, openScanner, scanBatch, sourceDigest, Scanner } from './lib/scanner.js';
 import { loadWasm, compileAll, compileSources, allOptions, describeFailures, checkPack, summarize } from './lib/engine.js';
 import { LIMITS } from './lib/limits.js';
 import {
@@ -64,23 +64,24 @@ function state() {
 // sources). Each pack that works is kept even when another does not (their problems are
 // reported as `failed`). When nothing can be used the previous engine keeps running; with no
 // previous engine it falls back to the shipped packs alone, so users are never left
-// unprotected.
+// unprotected. With no packs of the user's and default settings, the engine comes from the
+// image built with the extension (the scanner checks that it matches) instead of being built.
 function rebuild() {
   const previous = current;
   current = (async () => {
     const t0 = performance.now();
-    const [st, shipped] = await Promise.all([state(), shippedCompiled(), loadScanner()]);
+    const [st, shipped, image] = await Promise.all([state(), shippedCompiled(), shippedImage(), loadScanner()]);
     const t1 = performance.now();
     let user = await userCompiled(st);
     const t2 = performance.now();
     const settings = allOptions(st);
     let blobs = user.bytes ? [shipped, user.bytes] : [shipped];
-    let built = openScanner(Scanner, blobs, settings);
+    let built = openScanner(Scanner, blobs, settings, image);
     if (built.errors?.some((e) => e.kind === 'compiled') && user.bytes) {
       // The stored compiled form was refused (another format, damage): compile the sources again.
       user = await userCompiled(st, { refresh: true });
       blobs = [shipped, user.bytes];
-      built = openScanner(Scanner, blobs, settings);
+      built = openScanner(Scanner, blobs, settings, image);
     }
     const failed = [...user.failed, ...(built.failed ?? []).map((f) => ({ ...f, name: f.origin, shipped: false }))];
     timings ??= {
@@ -92,7 +93,7 @@ function rebuild() {
       const old = previous && (await previous.catch(() => null));
       if (old?.engine) return { ...old, errors: errors ?? built.errors, failed };
       blobs = [shipped];
-      built = openScanner(Scanner, blobs, settings);
+      built = openScanner(Scanner, blobs, settings, image);
       if (built.errors) return { engine: null, info: [], errors: errors ?? built.errors, failed, generation };
     }
     generation += 1;

@@ -1,5 +1,7 @@
 // After the Wasm modules are built: compiles the shipped packs for the scanner
-// (extension/pkg/shipped.fpk), checks that the scanner loads them and finds a known post, and
+// (extension/pkg/shipped.fpk) and the engine built from them with default settings
+// (extension/pkg/shipped.engine, an engine image the worker loads instead of building when
+// nothing differs), checks that the scanner loads both and finds a known post, and
 // writes the limits the extension shares with the engine, from the engine itself:
 // extension/lib/limits.js (an ES module for the worker and pages) and
 // extension/content/limits.js (a classic script for the content scripts). All three are build
@@ -26,13 +28,25 @@ if (failed.length) {
 }
 fs.writeFileSync(path.join(pkg, 'shipped.fpk'), bytes);
 
-const engine = new scanner.Scanner([bytes], {}, 'nfa');
-const listed = engine.scan_batch('We need men aged 18-45 who are in Ukraine or are ready to go\u001eHello');
-const posts = engine.posts();
-if (listed < 1 || posts[0] !== 0) throw new Error('the scanner found nothing in a known recruitment post');
+const probe = 'We need men aged 18-45 who are in Ukraine or are ready to go\u001eHello\u001e' +
+  'Приглашаем на службу по контракту, выплаты от 200 000 рублей, звоните';
+const verdicts = (engine) => {
+  const listed = engine.scan_batch(probe);
+  return { listed, posts: [...engine.posts()], scores: [...engine.scores()], hits: [...engine.hits()], spans: [...engine.spans()] };
+};
+const engine = new scanner.Scanner([bytes], {});
+const built = verdicts(engine);
+if (built.listed < 1 || built.posts[0] !== 0) throw new Error('the scanner found nothing in a known recruitment post');
+const image = engine.image();
+if (!image) throw new Error('the scanner gave no engine image for the shipped packs');
+fs.writeFileSync(path.join(pkg, 'shipped.engine'), image);
+const loaded = new scanner.Scanner([bytes], {}, image);
+if (!loaded.timings().fromImage) throw new Error('the scanner did not load the engine image it wrote');
+if (JSON.stringify(verdicts(loaded)) !== JSON.stringify(built)) throw new Error('the engine image scans differently from the engine it came from');
 console.error(`wasm check: ${engine.packs().length} pack(s) loaded from ${bytes.length} bytes of compiled packs; ` +
-  `${listed} of 2 posts with hits`);
+  `${built.listed} of 3 posts with hits; engine image of ${image.length} bytes scans the same`);
 engine.free();
+loaded.free();
 
 const limits = scanner.limits();
 const body = JSON.stringify(limits, null, 2);

@@ -25,6 +25,7 @@ ${r.baseline_mb_s ? `| yardstick, same run: lower-case each post, then a bare Ah
 | compile the shipped pack | ${r.compile_shipped_ms.toFixed(1)} ms | |
 | generated pack, 3,000 phrases and 300 regexes: compile from the validated pack | ${r.compile_generated_ms.toFixed(1)} ms | ≤ 20 ms |
 ${r.load_generated_compiled_ms ? `| same pack, loading its compiled form (read, build the engine) | ${r.load_generated_compiled_ms.toFixed(1)} ms | ≤ 10 ms (in Wasm) |
+` : ''}${r.load_generated_image_ms ? `| same pack, loading its engine image (${(r.generated_image_bytes / 1024).toFixed(0)} KiB: decode the built tables) | ${r.load_generated_image_ms.toFixed(1)} ms | |
 ` : ''}| same pack: parse and validate the TOML | ${r.parse_generated_ms.toFixed(1)} ms | |
 | peak memory of the benchmark (all posts held in memory) | ${(r.peak_memory_kib / 1024).toFixed(0)} MiB | |
 ${streamKib ? `| peak memory of \`flagpost scan\` streaming the same posts (constant in input size) | ${(Number(streamKib) / 1024).toFixed(0)} MiB | |\n` : ''}| posts flagged | ${r.flagged} of ${r.posts.toLocaleString('en')} | ≤ 1 in 2,000 |

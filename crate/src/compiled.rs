@@ -76,13 +76,53 @@ pub fn encode(packs: &[(RulePack, &str)]) -> Vec<u8> {
             .collect(),
     };
     let body = postcard::to_allocvec(&payload).expect("packs serialise");
+    seal(MAGIC, FORMAT_VERSION, &body)
+}
+
+/// Frames a payload: magic, version, checksum, length (the layout above).
+pub(crate) fn seal(magic: &[u8; 8], version: u32, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + 24);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&digest(&body).to_le_bytes());
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&digest(body).to_le_bytes());
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    out.extend_from_slice(&body);
+    out.extend_from_slice(body);
     out
+}
+
+/// The payload of a framed file, or why it is refused; `what` names the contents in messages
+/// ("compiled packs").
+pub(crate) fn unseal<'b>(
+    bytes: &'b [u8],
+    magic: &[u8; 8],
+    version_wanted: u32,
+    what: &str,
+) -> Result<&'b [u8], String> {
+    if !bytes.starts_with(magic) {
+        return Err(format!("not {what}"));
+    }
+    if bytes.len() < 24 {
+        return Err(format!("the {what} are cut short"));
+    }
+    let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    let version = word(8);
+    if version != version_wanted {
+        return Err(format!(
+            "the {what} are of format version {version}; this engine reads version \
+             {version_wanted}; compile them again from their sources"
+        ));
+    }
+    let checksum = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
+    let len = word(20) as usize;
+    let Some(body) = bytes.get(24..24 + len) else {
+        return Err(format!("the {what} are cut short"));
+    };
+    if digest(body) != checksum {
+        return Err(format!(
+            "the {what} fail their checksum (damaged); compile them again from their sources"
+        ));
+    }
+    Ok(body)
 }
 
 /// Loads compiled packs; `origin` names the file or store in errors.
@@ -91,28 +131,10 @@ pub fn decode(bytes: &[u8], origin: &str) -> Result<Vec<CompiledPack>, PackError
     if !is_compiled(bytes) {
         return refuse("not a compiled pack file".to_string());
     }
-    if bytes.len() < 24 {
-        return refuse("the compiled packs are cut short".to_string());
-    }
-    let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
-    let version = word(8);
-    if version != FORMAT_VERSION {
-        return refuse(format!(
-            "the compiled packs are of format version {version}; this engine reads version \
-             {FORMAT_VERSION}; compile them again from their sources"
-        ));
-    }
-    let checksum = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
-    let len = word(20) as usize;
-    let Some(body) = bytes.get(24..24 + len) else {
-        return refuse("the compiled packs are cut short".to_string());
+    let body = match unseal(bytes, MAGIC, FORMAT_VERSION, "compiled packs") {
+        Ok(body) => body,
+        Err(e) => return refuse(e),
     };
-    if digest(body) != checksum {
-        return refuse(
-            "the compiled packs fail their checksum (damaged); compile them again from their sources"
-                .to_string(),
-        );
-    }
     match postcard::from_bytes::<Payload>(body) {
         Ok(p) => Ok(p.packs),
         Err(e) => refuse(format!("the compiled packs cannot be read: {e}")),

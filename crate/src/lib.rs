@@ -67,6 +67,7 @@ mod utf8;
 pub mod verdict;
 pub mod wire;
 
+pub use engine::image::ImageError;
 pub use engine::{Engine, EngineOptions, PackInfo, RuleInfo, Scratch};
 pub use error::{ErrorKind, PackError, PackErrors};
 pub use examples::{run_examples, ExampleFailure, ExampleReport};

@@ -24,7 +24,7 @@ use crate::normalize::word_char_at;
 use crate::utf8::seq_len;
 
 /// Which kinds of features a scorer reads, and the character n-gram lengths.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FeatureKinds {
     pub words: bool,
     pub pairs: bool,
@@ -280,7 +280,7 @@ impl Hasher for IdentityHasher {
 type HashTable = HashMap<u64, f32, BuildHasherDefault<IdentityHasher>>;
 
 /// A compiled scorer.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct NgramScorer {
     pub bias: f64,
     kinds: FeatureKinds,

@@ -143,6 +143,16 @@ pub fn pack_use(ids: &[Option<&str>], settings: &EngineSettings) -> Vec<PackUse>
         .collect()
 }
 
+/// What an engine image is built from: the compiled packs, in order, and the settings. An
+/// image is loaded only for the same key (see [`crate::engine::image`]).
+pub fn engine_key(blobs: &[&[u8]], settings: &EngineSettings) -> u64 {
+    let mut bytes = postcard::to_allocvec(settings).expect("settings serialise");
+    for blob in blobs {
+        bytes.extend_from_slice(&crate::compiled::digest(blob).to_le_bytes());
+    }
+    crate::compiled::digest(&bytes)
+}
+
 /// Builds an engine from the packs in use, keeping every pack that works: when the set does
 /// not compile together, packs are added one at a time in order and each that still compiles
 /// beside those kept is kept. One bad or oversized pack never takes the others down.

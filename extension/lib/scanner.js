@@ -34,6 +34,18 @@ export async function shippedCompiled() {
   return new Uint8Array(await response.arrayBuffer());
 }
 
+// The engine built from the shipped packs with default settings, as an image: loading it
+// skips building the engine when the user has no packs of their own and changed nothing.
+// Null when it cannot be read (the engine is then built).
+export async function shippedImage() {
+  try {
+    const response = await fetch(new URL('../pkg/shipped.engine', import.meta.url));
+    return response.ok ? new Uint8Array(await response.arrayBuffer()) : null;
+  } catch {
+    return null;
+  }
+}
+
 export function sourceDigest(source) {
   return sourceDigestWasm(source);
 }
@@ -43,9 +55,9 @@ export function sourceDigest(source) {
 // { engine, info, failed } or { errors } (each error with kind, origin, line, column, display).
 // `Kind` is the Scanner class of whichever module is loaded (the options page has the
 // authoring module, which contains the scanner too).
-export function openScanner(Kind, blobs, settings) {
+export function openScanner(Kind, blobs, settings, image = undefined) {
   try {
-    const engine = new Kind(blobs, settings);
+    const engine = new Kind(blobs, settings, image ?? undefined);
     return { engine, info: engine.packs(), failed: engine.failed() };
   } catch (e) {
     return { errors: Array.isArray(e) ? e : [{ display: String(e), message: String(e) }] };

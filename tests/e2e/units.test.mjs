@@ -221,28 +221,64 @@ test('engine: the Wasm scanner and the command line agree on every labelled row 
   const scanner = await import(path.join(pkgDir, 'scanner.js'));
   scanner.initSync({ module: fs.readFileSync(path.join(pkgDir, 'scanner_bg.wasm')) });
   const { openScanner, scanBatch } = await import('../../extension/lib/scanner.js');
-  const built = openScanner(scanner.Scanner, [fs.readFileSync(path.join(pkgDir, 'shipped.fpk'))], {});
-  assert.ok(built.engine, JSON.stringify(built.errors));
-  const wasm = new Map();
-  for (let i = 0; i < posts.length; i += 100) {
-    const slice = posts.slice(i, i + 100);
-    for (const r of scanBatch(built.engine, built.info, slice.map((p) => p.text), slice.map((p) => p.context ?? ''))) wasm.set(i + r.i, r);
+  const shipped = fs.readFileSync(path.join(pkgDir, 'shipped.fpk'));
+  const image = fs.readFileSync(path.join(pkgDir, 'shipped.engine'));
+  // The engine built from the compiled packs, and the one loaded from the image built with
+  // the extension: both must agree with the command line.
+  for (const withImage of [false, true]) {
+    const built = openScanner(scanner.Scanner, [shipped], {}, withImage ? image : null);
+    assert.ok(built.engine, JSON.stringify(built.errors));
+    assert.equal(built.engine.timings().fromImage, withImage);
+    const wasm = new Map();
+    for (let i = 0; i < posts.length; i += 100) {
+      const slice = posts.slice(i, i + 100);
+      for (const r of scanBatch(built.engine, built.info, slice.map((p) => p.text), slice.map((p) => p.context ?? ''))) wasm.set(i + r.i, r);
+    }
+    built.engine.free();
+    // Native offsets count characters; Wasm's count UTF-16 units.
+    const utf16 = (text, at) => Array.from(text).slice(0, at).join('').length;
+    let flagged = 0;
+    posts.forEach((p, i) => {
+      const n = native[i];
+      const w = wasm.get(i) ?? { flagged: false, score: 0, rules: [] };
+      const where = `post ${i}: ${p.text.slice(0, 80)}`;
+      assert.equal(w.flagged, n.flagged, where);
+      assert.ok(Math.abs(w.score - n.score) < 1e-9, `${where}: score ${w.score} vs ${n.score}`);
+      assert.deepEqual(w.rules.map((r) => r.id).sort(), n.rules.map((r) => r.id).sort(), where);
+      const nativeSpans = n.hits.map((h) => `${h.rule}:${utf16(p.text, h.start)}-${utf16(p.text, h.end)}`).sort();
+      const wasmSpans = w.rules.flatMap((r) => r.spans.map(([s, e]) => `${r.id}:${s}-${e}`)).sort();
+      assert.deepEqual([...new Set(wasmSpans)], [...new Set(nativeSpans)], where);
+      if (n.flagged) flagged++;
+    });
+    assert.ok(flagged > 100, `only ${flagged} posts flagged: the comparison would say little`);
   }
-  built.engine.free();
-  // Native offsets count characters; Wasm's count UTF-16 units.
-  const utf16 = (text, at) => Array.from(text).slice(0, at).join('').length;
-  let flagged = 0;
-  posts.forEach((p, i) => {
-    const n = native[i];
-    const w = wasm.get(i) ?? { flagged: false, score: 0, rules: [] };
-    const where = `post ${i}: ${p.text.slice(0, 80)}`;
-    assert.equal(w.flagged, n.flagged, where);
-    assert.ok(Math.abs(w.score - n.score) < 1e-9, `${where}: score ${w.score} vs ${n.score}`);
-    assert.deepEqual(w.rules.map((r) => r.id).sort(), n.rules.map((r) => r.id).sort(), where);
-    const nativeSpans = n.hits.map((h) => `${h.rule}:${utf16(p.text, h.start)}-${utf16(p.text, h.end)}`).sort();
-    const wasmSpans = w.rules.flatMap((r) => r.spans.map(([s, e]) => `${r.id}:${s}-${e}`)).sort();
-    assert.deepEqual([...new Set(wasmSpans)], [...new Set(nativeSpans)], where);
-    if (n.flagged) flagged++;
-  });
-  assert.ok(flagged > 100, `only ${flagged} posts flagged: the comparison would say little`);
+});
+
+test('engine: an engine image is used only for the packs and settings it was built from', { skip: !haveWasm && 'extension/pkg is not built' }, async () => {
+  const scanner = await import(path.join(pkgDir, 'scanner.js'));
+  scanner.initSync({ module: fs.readFileSync(path.join(pkgDir, 'scanner_bg.wasm')) });
+  const shipped = fs.readFileSync(path.join(pkgDir, 'shipped.fpk'));
+  const image = fs.readFileSync(path.join(pkgDir, 'shipped.engine'));
+  const fromImage = (blobs, settings, img) => {
+    const s = new scanner.Scanner(blobs, settings, img);
+    const used = s.timings().fromImage;
+    const threshold = s.packs()[0].threshold;
+    s.free();
+    return { used, threshold };
+  };
+  assert.deepEqual(fromImage([shipped], {}, image), { used: true, threshold: 1 });
+  // Other settings: the image is stale and the engine is built, with those settings.
+  assert.deepEqual(fromImage([shipped], { threshold: 2.5 }, image), { used: false, threshold: 2.5 });
+  // A damaged image is refused (with a console warning) and the engine is built.
+  const damaged = Uint8Array.from(image);
+  damaged[damaged.length - 1] ^= 1;
+  const warn = console.warn;
+  const warned = [];
+  console.warn = (m) => warned.push(String(m));
+  try {
+    assert.deepEqual(fromImage([shipped], {}, damaged), { used: false, threshold: 1 });
+  } finally {
+    console.warn = warn;
+  }
+  assert.ok(warned.some((m) => m.includes('checksum')), warned.join('\n'));
 });

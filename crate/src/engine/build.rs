@@ -306,7 +306,7 @@ impl Engine {
         let signal_names = std::mem::take(&mut b.signal_names);
         let eager_ranges = b.set_needs(&mut rules, &signals);
         let origin = packs.first().map_or("packs", |p| p.origin.as_str());
-        let (regex_set, set_regexes) = b.regex_triggers(origin)?;
+        let (regex_set, set_sources, set_regexes) = b.regex_triggers(origin)?;
         let regexes = b
             .regex_sources
             .drain(..)
@@ -336,6 +336,7 @@ impl Engine {
             pattern_uses,
             phrase_uses,
             regex_set,
+            set_sources,
             set_regexes,
             regexes,
             stem_phrases: std::mem::take(&mut b.stem_phrases),
@@ -384,6 +385,24 @@ fn check_together(packs: &[RulePack], options: &EngineOptions) -> Result<(), Pac
     } else {
         Err(PackErrors(errors))
     }
+}
+
+/// The regex set of the regexes without a literal prefix (their widened forms).
+pub(super) fn regex_set(sources: &[String]) -> Result<Option<RegexSet>, String> {
+    if sources.is_empty() {
+        return Ok(None);
+    }
+    RegexSetBuilder::new(sources)
+        .size_limit(MAX_REGEX_BYTES * 8)
+        .dfa_size_limit(MAX_REGEX_BYTES * 8)
+        .build()
+        .map(Some)
+        .map_err(|e| {
+            format!(
+                "regexes together are too large: {}",
+                e.to_string().replace('\n', " ")
+            )
+        })
 }
 
 /// How many letters and digits `text` has, counted up to 7 (all a leaf's cost needs).
@@ -578,7 +597,11 @@ impl<'o> Builder<'o> {
 
     /// Step 4: regexes with a literal prefix are triggered from the phrase automaton; the
     /// rest share one regex set.
-    fn regex_triggers(&mut self, origin: &str) -> Result<(Option<RegexSet>, Vec<u32>), PackErrors> {
+    #[allow(clippy::type_complexity)]
+    fn regex_triggers(
+        &mut self,
+        origin: &str,
+    ) -> Result<(Option<RegexSet>, Vec<String>, Vec<u32>), PackErrors> {
         let b = self;
         let mut set_sources = Vec::new();
         let mut set_regexes = Vec::new();
@@ -596,26 +619,8 @@ impl<'o> Builder<'o> {
                 }
             }
         }
-        let regex_set = if set_sources.is_empty() {
-            None
-        } else {
-            Some(
-                RegexSetBuilder::new(&set_sources)
-                    .size_limit(MAX_REGEX_BYTES * 8)
-                    .dfa_size_limit(MAX_REGEX_BYTES * 8)
-                    .build()
-                    .map_err(|e| {
-                        PackError::new(
-                            origin,
-                            format!(
-                                "regexes together are too large: {}",
-                                e.to_string().replace('\n', " ")
-                            ),
-                        )
-                    })?,
-            )
-        };
-        Ok((regex_set, set_regexes))
+        let regex_set = regex_set(&set_sources).map_err(|e| PackError::new(origin, e))?;
+        Ok((regex_set, set_sources, set_regexes))
     }
 
     /// Step 5: every phrase and regex trigger in one automaton.

@@ -30,7 +30,7 @@ pub struct EngineOptions {
 }
 
 /// What a loaded pack is, for display.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PackInfo {
     pub id: String,
     pub name: String,
@@ -44,7 +44,7 @@ pub struct PackInfo {
     pub rules: Vec<RuleInfo>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RuleInfo {
     pub id: String,
     pub category: String,
@@ -58,7 +58,7 @@ pub struct RuleInfo {
 /// A match in normalised text: byte range.
 type Hit = (u32, u32);
 
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 enum Node {
     Leaf(u32),
     Signal(u32),
@@ -72,7 +72,7 @@ enum Node {
 }
 
 /// What fills a leaf with hits.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 enum LeafKind {
     /// Phrases and regexes: found by the automaton pass.
     Words,
@@ -82,7 +82,7 @@ enum LeafKind {
     Model(u32, f64),
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 enum PatternUse {
     /// A phrase of a condition leaf, with the word boundaries it needs.
     Phrase {
@@ -106,14 +106,14 @@ enum PatternUse {
 }
 
 /// One word of a phrase of several stems, after the first.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct StemWord {
     text: Box<[u8]>,
     /// A stem: the word may run on past `text`.
     stem: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct CompiledRule {
     pack: usize,
     rule: usize,
@@ -133,6 +133,7 @@ pub struct Engine {
     /// Widened forms of the regexes that have no literal prefix, in one set; `set_regexes[i]`
     /// is the regex that set pattern `i` stands for.
     regex_set: Option<RegexSet>,
+    set_sources: Vec<String>,
     set_regexes: Vec<u32>,
     /// Exact regexes, compiled on first need, with their leaves.
     regexes: Vec<(String, OnceLock<Option<Regex>>, u32)>,
@@ -285,5 +286,6 @@ impl Engine {
 }
 
 mod build;
+pub mod image;
 mod scan;
 mod trace;

@@ -7,10 +7,10 @@ use wasm_bindgen::JsCast;
 use super::{errors_to_js, from_js, to_js, usage_error};
 use crate::compiled;
 use crate::wire::{
-    build_keeping, limits as wire_limits, split_batch, BatchVerdicts, EngineSettings, FailedPack,
-    PackSummary, WireVerdict,
+    build_keeping, engine_key, limits as wire_limits, split_batch, BatchVerdicts, EngineSettings,
+    FailedPack, PackSummary, WireVerdict,
 };
-use crate::{Engine, PackErrors, Scratch};
+use crate::{Engine, ImageError, PackErrors, Scratch};
 
 /// Numbers the engine and the extension agree on ([`crate::wire::Limits`]).
 #[wasm_bindgen]
@@ -42,6 +42,8 @@ fn now(p: &Option<web_sys::Performance>) -> f64 {
 struct Timings {
     decode_ms: f64,
     build_ms: f64,
+    /// The engine came from an image rather than being built.
+    from_image: bool,
 }
 
 /// An engine built from compiled packs, with the buffers it reuses across batches.
@@ -51,28 +53,37 @@ pub struct Scanner {
     scratch: Scratch,
     batch: BatchVerdicts,
     failed: Vec<FailedPack>,
+    /// What the engine was built from ([`crate::wire::engine_key`]).
+    key: u64,
     decode_ms: f64,
     build_ms: f64,
+    from_image: bool,
 }
 
 #[wasm_bindgen]
 impl Scanner {
     /// Builds an engine from compiled packs: `blobs` is an array of `Uint8Array`, each a
     /// compiled pack file (the shipped packs first, then the user's, oldest first); `settings`
-    /// an `EngineSettings` object.
+    /// an `EngineSettings` object; `image`, when given, an engine image ([`Scanner::image`])
+    /// that is loaded instead of building, if it was made from the same blobs and settings
+    /// (otherwise it is ignored and the engine is built).
     /// Which packs are used is decided here ([`crate::wire::select_packs`]); a pack that cannot
     /// join the others is left out and listed by [`Scanner::failed`]. Throws an array of errors
     /// (`{kind, origin, line, column, rule, message, display}`) when a blob is refused (other
     /// format version, damaged) or no pack can be used.
     #[wasm_bindgen(constructor)]
-    pub fn new(blobs: Array, settings: JsValue) -> Result<Scanner, JsValue> {
+    pub fn new(
+        blobs: Array,
+        settings: JsValue,
+        image: Option<Uint8Array>,
+    ) -> Result<Scanner, JsValue> {
         let perf = performance();
         if let Some(p) = &perf {
             let _ = p.mark("flagpost-load-start");
         }
         let t0 = now(&perf);
         let settings: EngineSettings = from_js(settings, "engine settings")?;
-        let mut packs = Vec::new();
+        let mut bytes_of = Vec::with_capacity(blobs.length() as usize);
         for (i, blob) in blobs.iter().enumerate() {
             let Some(bytes) = blob.dyn_ref::<Uint8Array>() else {
                 return Err(usage_error(
@@ -80,17 +91,43 @@ impl Scanner {
                     format!("compiled packs {i} are not a Uint8Array"),
                 ));
             };
-            let origin = format!("compiled packs {i}");
-            match compiled::decode(&bytes.to_vec(), &origin) {
-                Ok(list) => packs.extend(list.into_iter().map(|c| c.pack)),
-                Err(e) => {
-                    web_sys::console::warn_1(&JsValue::from_str(&format!("flagpost: {e}")));
-                    return Err(errors_to_js(&PackErrors(vec![e])));
-                }
-            }
+            bytes_of.push(bytes.to_vec());
         }
-        let t1 = now(&perf);
-        let (engine, failed) = build_keeping(packs, &settings).map_err(|e| errors_to_js(&e))?;
+        let key = engine_key(
+            &bytes_of.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+            &settings,
+        );
+        let loaded = image.and_then(|image| match Engine::from_image(&image.to_vec(), key) {
+            Ok(engine) => Some(engine),
+            Err(ImageError::Stale) => None,
+            Err(e) => {
+                web_sys::console::warn_1(&JsValue::from_str(&format!(
+                    "flagpost: engine image not used: {e}"
+                )));
+                None
+            }
+        });
+        let from_image = loaded.is_some();
+        let (engine, failed, t1) = match loaded {
+            Some(engine) => (engine, Vec::new(), now(&perf)),
+            None => {
+                let mut packs = Vec::new();
+                for (i, bytes) in bytes_of.iter().enumerate() {
+                    let origin = format!("compiled packs {i}");
+                    match compiled::decode(bytes, &origin) {
+                        Ok(list) => packs.extend(list.into_iter().map(|c| c.pack)),
+                        Err(e) => {
+                            web_sys::console::warn_1(&JsValue::from_str(&format!("flagpost: {e}")));
+                            return Err(errors_to_js(&PackErrors(vec![e])));
+                        }
+                    }
+                }
+                let t1 = now(&perf);
+                let (engine, failed) =
+                    build_keeping(packs, &settings).map_err(|e| errors_to_js(&e))?;
+                (engine, failed, t1)
+            }
+        };
         let t2 = now(&perf);
         if let Some(p) = &perf {
             let _ = p.mark("flagpost-load-end");
@@ -113,9 +150,20 @@ impl Scanner {
             scratch: Scratch::default(),
             batch: BatchVerdicts::default(),
             failed,
+            key,
             decode_ms: t1 - t0,
             build_ms: t2 - t1,
+            from_image,
         })
+    }
+
+    /// The engine as an image to store and pass to the next [`Scanner::new`] with the same
+    /// packs and settings; `undefined` when a pack was left out (its errors are only known by
+    /// building).
+    pub fn image(&self) -> Option<Uint8Array> {
+        self.failed
+            .is_empty()
+            .then(|| Uint8Array::from(self.engine.to_image(self.key).as_slice()))
     }
 
     /// The packs in use and their rules: `PackSummary[]`.
@@ -129,11 +177,13 @@ impl Scanner {
         to_js(&self.failed)
     }
 
-    /// Milliseconds spent reading the compiled packs and building the engine.
+    /// Milliseconds spent reading the compiled packs and building the engine (or loading its
+    /// image), and whether an image was used.
     pub fn timings(&self) -> JsValue {
         to_js(&Timings {
             decode_ms: self.decode_ms,
             build_ms: self.build_ms,
+            from_image: self.from_image,
         })
     }
 
