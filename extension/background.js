@@ -37,6 +37,7 @@ const MAX_TRIAL_TEXT = 2000;
 const MAX_COUNTED = 50000; // posts × rules remembered so one post is counted once per rule
 const UPDATE_ALARM = 'flagpost-pack-updates';
 const COMPILED_KEY = 'compiledUserPacks'; // a cache: the sources in `userPacks` stay the only copy
+const IMAGE_KEY = 'engineImage'; // a cache of the last engine built, used only while it matches
 
 const storageAccess = restrictStorageToExtension();
 
@@ -64,13 +65,15 @@ function state() {
 // sources). Each pack that works is kept even when another does not (their problems are
 // reported as `failed`). When nothing can be used the previous engine keeps running; with no
 // previous engine it falls back to the shipped packs alone, so users are never left
-// unprotected. With no packs of the user's and default settings, the engine comes from the
-// image built with the extension (the scanner checks that it matches) instead of being built.
+// unprotected. The engine comes from an image instead of being built when one matches the
+// packs and settings (the scanner checks): the image of the last engine built here, kept in
+// storage, or on a fresh install the one built with the extension for its packs alone.
 function rebuild() {
   const previous = current;
   current = (async () => {
     const t0 = performance.now();
-    const [st, shipped, image] = await Promise.all([state(), shippedCompiled(), shippedImage(), loadScanner()]);
+    const [st, shipped, shippedImg, storedImg] = await Promise.all([state(), shippedCompiled(), shippedImage(), storedImage(), loadScanner()]);
+    const image = storedImg ?? shippedImg;
     const t1 = performance.now();
     let user = await userCompiled(st);
     const t2 = performance.now();
@@ -97,6 +100,7 @@ function rebuild() {
       if (built.errors) return { engine: null, info: [], errors: errors ?? built.errors, failed, generation };
     }
     generation += 1;
+    if (!built.engine.timings().fromImage) storeImage(built.engine);
     return { engine: built.engine, info: built.info, errors, failed, generation };
   })();
   return current;
@@ -107,7 +111,28 @@ const toBase64 = (bytes) => {
   for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(s);
 };
-const fromBase64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+const fromBase64 = (text) => {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+};
+
+async function storedImage() {
+  const stored = (await api.storage.local.get(IMAGE_KEY).catch(() => ({})))[IMAGE_KEY];
+  if (typeof stored !== 'string') return null;
+  try {
+    return fromBase64(stored);
+  } catch {
+    return null;
+  }
+}
+
+// Keeps the image of an engine just built, so that the next start of the worker loads it.
+function storeImage(engine) {
+  const image = engine.image();
+  if (image) api.storage.local.set({ [IMAGE_KEY]: toBase64(image) }).catch(() => {});
+}
 
 // The user's packs compiled: from storage when every source is as it was compiled, else
 // compiled now with the authoring module (loaded only then) and stored.

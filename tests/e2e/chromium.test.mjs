@@ -506,6 +506,62 @@ test('Compiled user packs are kept beside their source, used after a restart, an
   await page.close();
 });
 
+test('The engine built for the user\'s packs and settings is kept as an image, loaded after a restart, and built over when damaged or stale', async () => {
+  const timings = async () => {
+    const p = await ext.context.newPage();
+    await p.goto(ext.extensionUrl('extension/popup/popup.html'));
+    const st = await p.evaluate(() => chrome.runtime.sendMessage({ type: 'status' }));
+    await p.close();
+    return st.timings ?? {};
+  };
+  // Restarts the worker; with `check`, the markers must be those of the default settings.
+  const restart = async (page, check = true) => {
+    await stopWorker(page);
+    await page.close();
+    const fresh = await open('x.html');
+    const list = await markers(fresh);
+    if (check) assertMarkers(list, { initial: true });
+    return fresh;
+  };
+  let page = await open('x.html');
+  assertMarkers(await markers(page), { initial: true });
+  // A user pack is installed here, so the shipped image does not match and the engine is
+  // built; its image is then stored.
+  const until = Date.now() + 5000;
+  let image;
+  while (!image && Date.now() < until) {
+    ({ engineImage: image } = await getStorage(ext, 'engineImage'));
+    if (!image) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(Buffer.from(image, 'base64').subarray(0, 8).toString('latin1'), 'FPENGINE');
+  page = await restart(page);
+  assert.equal((await timings()).fromImage, true, 'a restarted worker loads the stored engine image');
+
+  const damaged = Buffer.from(image, 'base64');
+  damaged[damaged.length - 5] ^= 0xff;
+  await setStorage(ext, { engineImage: damaged.toString('base64') });
+  page = await restart(page);
+  assert.equal((await timings()).fromImage, false, 'a damaged image is refused and the engine built');
+  page = await restart(page);
+  assert.equal((await timings()).fromImage, true, 'and the image of the engine built then is stored');
+  assert.equal((await getStorage(ext, 'engineImage')).engineImage, image, 'the same image as before');
+
+  // Other settings make the stored image stale: the engine is built and its image replaces it.
+  const { settings } = await getStorage(ext, 'settings');
+  await setStorage(ext, { settings: { ...settings, threshold: 1.5 } });
+  const deadline = Date.now() + 5000;
+  let changed = image;
+  while (changed === image && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    ({ engineImage: changed } = await getStorage(ext, 'engineImage'));
+  }
+  assert.notEqual(changed, image, 'a new image for the new settings');
+  page = await restart(page, false);
+  assert.equal((await timings()).fromImage, true, 'loaded after a restart with the new settings');
+  await setStorage(ext, { settings });
+  await page.close();
+});
+
 test('No network request of its own: only the fixture server and the extension itself are contacted', async () => {
   const w = await liveWorker(ext);
   const fromWorker = await w.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name));
