@@ -9,8 +9,9 @@
 //! loading refuses an image whose key is not the one asked for, so a stale image is rebuilt,
 //! never used. Like compiled packs, it is framed with a magic, a format version and a
 //! checksum. An image is this engine's own output: it is written at build time or by the
-//! engine itself, never taken from a page or a pack author; the checksum guards against
-//! damage, not tampering.
+//! engine itself, never taken from a page or a pack author. The checksum guards against
+//! damage; beyond it, loading checks every index the image holds, so that even a crafted
+//! image is refused rather than failing in a scan.
 //!
 //! ```text
 //! "FPENGINE"  magic, 8 bytes
@@ -131,6 +132,9 @@ impl Engine {
         let i: Image = postcard::from_bytes(body)
             .map_err(|e| ImageError::Refused(format!("the engine image cannot be read: {e}")))?;
         let refuse = |what: &str| Err(ImageError::Refused(format!("engine image: {what}")));
+        if let Err(what) = check_indices(&i) {
+            return refuse(&what);
+        }
         let phrases = match i.phrases {
             Some(parts) => {
                 Some(PhraseAutomaton::from_parts(parts).map_err(|e| ImageError::Refused(e.0))?)
@@ -193,6 +197,91 @@ impl Engine {
     }
 }
 
+/// Every index an image holds points inside the table it indexes, and signals refer only to
+/// signals built before them (so evaluating one cannot recurse forever).
+fn check_indices(i: &Image) -> Result<(), String> {
+    let leaves = i.leaf_count;
+    let leaf = |l: u32, what: &str| {
+        if (l as usize) < leaves {
+            Ok(())
+        } else {
+            Err(format!("{what} names leaf {l} of {leaves}"))
+        }
+    };
+    fn node(
+        n: &Node,
+        signals_before: usize,
+        leaf: &dyn Fn(u32, &str) -> Result<(), String>,
+    ) -> Result<(), String> {
+        match n {
+            Node::Leaf(l) => leaf(*l, "a condition"),
+            Node::Signal(s) if (*s as usize) < signals_before => Ok(()),
+            Node::Signal(s) => Err(format!("a condition names signal {s} before it is built")),
+            Node::All(p)
+            | Node::Any(p)
+            | Node::None(p)
+            | Node::AtLeast(_, p)
+            | Node::Near(_, p) => p.iter().try_for_each(|c| node(c, signals_before, leaf)),
+            Node::Context(inner) => node(inner, signals_before, leaf),
+        }
+    }
+    for (k, signal) in i.signals.iter().enumerate() {
+        node(signal, k, &leaf)?;
+    }
+    for rule in &i.rules {
+        node(&rule.node, i.signals.len(), &leaf)?;
+        rule.needs
+            .iter()
+            .try_for_each(|&l| leaf(l, "a rule's needs"))?;
+        if i.packs
+            .get(rule.pack)
+            .is_none_or(|p| rule.rule >= p.rules.len())
+        {
+            return Err(format!(
+                "a rule names pack {} rule {}",
+                rule.pack, rule.rule
+            ));
+        }
+    }
+    for u in &i.phrase_uses {
+        match *u {
+            PatternUse::Phrase { leaf: l, .. } => leaf(l, "a phrase")?,
+            PatternUse::Trigger(n) if (n as usize) < i.regexes.len() => {}
+            PatternUse::Trigger(n) => return Err(format!("a trigger names regex {n}")),
+            PatternUse::Stems { leaf: l, n, .. } => {
+                leaf(l, "a phrase of stems")?;
+                if n as usize >= i.stem_phrases.len() {
+                    return Err(format!("a phrase names stem list {n}"));
+                }
+            }
+        }
+    }
+    for (k, kind) in i.leaf_kind.iter().enumerate() {
+        if let LeafKind::Model(m, _) = kind {
+            if *m as usize >= i.models.len() {
+                return Err(format!("leaf {k} names model {m}"));
+            }
+        }
+    }
+    i.regexes
+        .iter()
+        .try_for_each(|(_, l)| leaf(*l, "a regex"))?;
+    i.ranges
+        .iter()
+        .try_for_each(|(l, _)| leaf(*l, "a number range"))?;
+    i.model_leaves
+        .iter()
+        .flatten()
+        .try_for_each(|&l| leaf(l, "a model"))?;
+    if i.set_regexes.iter().any(|&n| n as usize >= i.regexes.len()) {
+        return Err("the regex set names a regex that is not there".to_string());
+    }
+    if i.signal_names.len() != i.signals.len() {
+        return Err("signal names".to_string());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +317,46 @@ mod tests {
             );
         }
         assert_eq!(loaded.to_image(7), image);
+    }
+
+    #[test]
+    fn an_image_with_indices_out_of_range_is_refused_not_scanned() {
+        let engine = shipped();
+        let key = 7;
+        let body = |e: &Engine| {
+            let image = e.to_image(key);
+            postcard::from_bytes::<Image>(&image[24..]).unwrap()
+        };
+        let reseal = |i: &Image| {
+            seal(
+                IMAGE_MAGIC,
+                IMAGE_VERSION,
+                &postcard::to_allocvec(i).unwrap(),
+            )
+        };
+        let mut i = body(&engine);
+        i.leaf_rules[0] = u32::MAX;
+        assert!(Engine::from_image(&reseal(&i), key).is_err());
+        let mut i = body(&engine);
+        i.signals[0] = Node::Signal(0);
+        assert!(matches!(
+            Engine::from_image(&reseal(&i), key),
+            Err(ImageError::Refused(m)) if m.contains("before it is built")
+        ));
+        let mut i = body(&engine);
+        i.rules[0].pack = 9;
+        assert!(Engine::from_image(&reseal(&i), key).is_err());
+        let mut i = body(&engine);
+        if let Some(PatternUse::Phrase { leaf, .. }) = i
+            .phrase_uses
+            .iter_mut()
+            .find(|u| matches!(u, PatternUse::Phrase { .. }))
+        {
+            *leaf = 1 << 30;
+        }
+        assert!(Engine::from_image(&reseal(&i), key).is_err());
+        // Untouched, the same bytes load.
+        assert!(Engine::from_image(&reseal(&body(&engine)), key).is_ok());
     }
 
     #[test]
