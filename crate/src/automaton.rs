@@ -42,8 +42,10 @@ pub struct AutomatonParts {
     pub pattern_lens: Vec<u32>,
 }
 
-/// A built automaton, ready to scan. Immutable.
-#[derive(Debug, Clone)]
+/// A built automaton, ready to scan. Immutable. It serialises as its [`AutomatonParts`] and
+/// is checked by [`PhraseAutomaton::from_parts`] when read back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "AutomatonParts", into = "AutomatonParts")]
 pub struct PhraseAutomaton {
     parts: AutomatonParts,
     /// Byte → class; bytes in no pattern share class 0.
@@ -54,6 +56,19 @@ pub struct PhraseAutomaton {
     dense: Vec<u32>,
     /// Per state: its encoded form (with the match bit) as a transition target.
     encoded: Vec<u32>,
+}
+
+impl TryFrom<AutomatonParts> for PhraseAutomaton {
+    type Error = AutomatonError;
+    fn try_from(parts: AutomatonParts) -> Result<PhraseAutomaton, AutomatonError> {
+        PhraseAutomaton::from_parts(parts)
+    }
+}
+
+impl From<PhraseAutomaton> for AutomatonParts {
+    fn from(a: PhraseAutomaton) -> AutomatonParts {
+        a.parts
+    }
 }
 
 /// Why patterns could not be built into an automaton, or stored parts were refused.

@@ -311,7 +311,11 @@ impl Engine {
             .regex_sources
             .drain(..)
             .zip(b.regex_leaves.drain(..))
-            .map(|(regex, leaf)| (regex.source, OnceLock::new(), leaf))
+            .map(|(regex, leaf)| LazyRegex {
+                source: regex.source,
+                compiled: OnceLock::new(),
+                leaf,
+            })
             .collect();
         let (phrases, pattern_uses, phrase_uses) = b.automaton(origin)?;
         let mut by_leaf = vec![Vec::new(); b.leaf_count as usize];

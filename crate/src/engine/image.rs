@@ -21,46 +21,14 @@
 //! payload     postcard: the key, then the engine's tables
 //! ```
 
-use std::sync::OnceLock;
-
-use serde::{Deserialize, Serialize};
-
 use super::build::regex_set;
 use super::*;
-use crate::automaton::AutomatonParts;
 use crate::compiled::{seal, unseal};
 
 /// What starts every engine image.
 pub const IMAGE_MAGIC: &[u8; 8] = b"FPENGINE";
 /// Bumped whenever the engine's tables change shape.
 pub const IMAGE_VERSION: u32 = 1;
-
-#[derive(Serialize, Deserialize)]
-struct Image {
-    key: u64,
-    packs: Vec<PackInfo>,
-    phrases: Option<AutomatonParts>,
-    pattern_uses: Vec<(u32, u32)>,
-    phrase_uses: Vec<PatternUse>,
-    set_sources: Vec<String>,
-    set_regexes: Vec<u32>,
-    regexes: Vec<(String, u32)>,
-    stem_phrases: Vec<Vec<StemWord>>,
-    ranges: Vec<(u32, NumberRange)>,
-    leaf_kind: Vec<LeafKind>,
-    leaf_in_context: Vec<bool>,
-    has_context_leaves: bool,
-    eager_ranges: bool,
-    leaf_count: usize,
-    signals: Vec<Node>,
-    signal_names: Vec<String>,
-    models: Vec<NgramScorer>,
-    model_leaves: Vec<Vec<u32>>,
-    rules: Vec<CompiledRule>,
-    leaf_rule_starts: Vec<u32>,
-    leaf_rules: Vec<u32>,
-    rules_without_needs: bool,
-}
 
 /// Why an image was not loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,36 +53,8 @@ impl std::fmt::Display for ImageError {
 impl Engine {
     /// The engine as an image, tagged with `key` (what it was built from).
     pub fn to_image(&self, key: u64) -> Vec<u8> {
-        let image = Image {
-            key,
-            packs: self.packs.clone(),
-            phrases: self.phrases.as_ref().map(|a| a.to_parts().clone()),
-            pattern_uses: self.pattern_uses.clone(),
-            phrase_uses: self.phrase_uses.clone(),
-            set_sources: self.set_sources.clone(),
-            set_regexes: self.set_regexes.clone(),
-            regexes: self
-                .regexes
-                .iter()
-                .map(|(source, _, leaf)| (source.clone(), *leaf))
-                .collect(),
-            stem_phrases: self.stem_phrases.clone(),
-            ranges: self.ranges.clone(),
-            leaf_kind: self.leaf_kind.clone(),
-            leaf_in_context: self.leaf_in_context.clone(),
-            has_context_leaves: self.has_context_leaves,
-            eager_ranges: self.eager_ranges,
-            leaf_count: self.leaf_count,
-            signals: self.signals.clone(),
-            signal_names: self.signal_names.clone(),
-            models: self.models.clone(),
-            model_leaves: self.model_leaves.clone(),
-            rules: self.rules.clone(),
-            leaf_rule_starts: self.leaf_rule_starts.clone(),
-            leaf_rules: self.leaf_rules.clone(),
-            rules_without_needs: self.rules_without_needs,
-        };
-        let body = postcard::to_allocvec(&image).expect("an engine serialises");
+        // The key comes first, so that a stale image is turned down before the rest is read.
+        let body = postcard::to_allocvec(&(key, self)).expect("an engine serialises");
         seal(IMAGE_MAGIC, IMAGE_VERSION, &body)
     }
 
@@ -122,84 +62,46 @@ impl Engine {
     pub fn from_image(bytes: &[u8], key: u64) -> Result<Engine, ImageError> {
         let body = unseal(bytes, IMAGE_MAGIC, IMAGE_VERSION, "engine image")
             .map_err(ImageError::Refused)?;
-        // The key comes first in the payload: a stale image is turned down before the rest
-        // of it is decoded.
-        let (stored_key, _) = postcard::take_from_bytes::<u64>(body)
-            .map_err(|e| ImageError::Refused(format!("the engine image cannot be read: {e}")))?;
+        let unreadable = |e: postcard::Error| {
+            ImageError::Refused(format!("the engine image cannot be read: {e}"))
+        };
+        let (stored_key, _) = postcard::take_from_bytes::<u64>(body).map_err(unreadable)?;
         if stored_key != key {
             return Err(ImageError::Stale);
         }
-        let i: Image = postcard::from_bytes(body)
-            .map_err(|e| ImageError::Refused(format!("the engine image cannot be read: {e}")))?;
-        let refuse = |what: &str| Err(ImageError::Refused(format!("engine image: {what}")));
-        if let Err(what) = check_indices(&i) {
-            return refuse(&what);
-        }
-        let phrases = match i.phrases {
-            Some(parts) => {
-                Some(PhraseAutomaton::from_parts(parts).map_err(|e| ImageError::Refused(e.0))?)
-            }
-            None => None,
-        };
-        // What scanning indexes by, checked so that a damaged image is refused here rather
-        // than failing in a scan.
-        if i.leaf_kind.len() != i.leaf_count
-            || i.leaf_in_context.len() != i.leaf_count
-            || i.leaf_rule_starts.len() != i.leaf_count + 1
-            || i.leaf_rule_starts.last().map(|&n| n as usize) != Some(i.leaf_rules.len())
-            || i.leaf_rules.iter().any(|&r| r as usize >= i.rules.len())
-            || i.set_regexes.len() != i.set_sources.len()
-            || i.model_leaves.len() != i.models.len()
-        {
-            return refuse("table lengths");
-        }
-        if let Some(a) = &phrases {
-            if a.to_parts().pattern_lens.len() != i.pattern_uses.len() {
-                return refuse("pattern count");
-            }
-        }
-        if i.pattern_uses
-            .iter()
-            .any(|&(from, to)| from > to || to as usize > i.phrase_uses.len())
-        {
-            return refuse("pattern uses");
-        }
-        let regex_set = regex_set(&i.set_sources).map_err(ImageError::Refused)?;
-        Ok(Engine {
-            packs: i.packs,
-            phrases,
-            pattern_uses: i.pattern_uses,
-            phrase_uses: i.phrase_uses,
-            regex_set,
-            set_sources: i.set_sources,
-            set_regexes: i.set_regexes,
-            regexes: i
-                .regexes
-                .into_iter()
-                .map(|(source, leaf)| (source, OnceLock::new(), leaf))
-                .collect(),
-            stem_phrases: i.stem_phrases,
-            ranges: i.ranges,
-            leaf_kind: i.leaf_kind,
-            leaf_in_context: i.leaf_in_context,
-            has_context_leaves: i.has_context_leaves,
-            eager_ranges: i.eager_ranges,
-            leaf_count: i.leaf_count,
-            signals: i.signals,
-            signal_names: i.signal_names,
-            models: i.models,
-            model_leaves: i.model_leaves,
-            rules: i.rules,
-            leaf_rule_starts: i.leaf_rule_starts,
-            leaf_rules: i.leaf_rules,
-            rules_without_needs: i.rules_without_needs,
-        })
+        // The phrase automaton is checked as it is read (`PhraseAutomaton::from_parts`).
+        let (_, mut engine) = postcard::from_bytes::<(u64, Engine)>(body).map_err(unreadable)?;
+        check_indices(&engine)
+            .map_err(|what| ImageError::Refused(format!("engine image: {what}")))?;
+        engine.regex_set = regex_set(&engine.set_sources).map_err(ImageError::Refused)?;
+        Ok(engine)
     }
 }
 
 /// Every index an image holds points inside the table it indexes, and signals refer only to
 /// signals built before them (so evaluating one cannot recurse forever).
-fn check_indices(i: &Image) -> Result<(), String> {
+fn check_indices(i: &Engine) -> Result<(), String> {
+    if i.leaf_kind.len() != i.leaf_count
+        || i.leaf_in_context.len() != i.leaf_count
+        || i.leaf_rule_starts.len() != i.leaf_count + 1
+        || i.leaf_rule_starts.last().map(|&n| n as usize) != Some(i.leaf_rules.len())
+        || i.leaf_rules.iter().any(|&r| r as usize >= i.rules.len())
+        || i.set_regexes.len() != i.set_sources.len()
+        || i.model_leaves.len() != i.models.len()
+    {
+        return Err("table lengths".to_string());
+    }
+    if let Some(a) = &i.phrases {
+        if a.to_parts().pattern_lens.len() != i.pattern_uses.len() {
+            return Err("pattern count".to_string());
+        }
+    }
+    if i.pattern_uses
+        .iter()
+        .any(|&(from, to)| from > to || to as usize > i.phrase_uses.len())
+    {
+        return Err("pattern uses".to_string());
+    }
     let leaves = i.leaf_count;
     let leaf = |l: u32, what: &str| {
         if (l as usize) < leaves {
@@ -263,9 +165,7 @@ fn check_indices(i: &Image) -> Result<(), String> {
             }
         }
     }
-    i.regexes
-        .iter()
-        .try_for_each(|(_, l)| leaf(*l, "a regex"))?;
+    i.regexes.iter().try_for_each(|r| leaf(r.leaf, "a regex"))?;
     i.ranges
         .iter()
         .try_for_each(|(l, _)| leaf(*l, "a number range"))?;
@@ -323,17 +223,14 @@ mod tests {
     fn an_image_with_indices_out_of_range_is_refused_not_scanned() {
         let engine = shipped();
         let key = 7;
+        // An engine as read back without the checks, to be damaged and written again.
         let body = |e: &Engine| {
             let image = e.to_image(key);
-            postcard::from_bytes::<Image>(&image[24..]).unwrap()
+            postcard::from_bytes::<(u64, Engine)>(&image[24..])
+                .unwrap()
+                .1
         };
-        let reseal = |i: &Image| {
-            seal(
-                IMAGE_MAGIC,
-                IMAGE_VERSION,
-                &postcard::to_allocvec(i).unwrap(),
-            )
-        };
+        let reseal = |e: &Engine| e.to_image(key);
         let mut i = body(&engine);
         i.leaf_rules[0] = u32::MAX;
         assert!(Engine::from_image(&reseal(&i), key).is_err());

@@ -105,6 +105,15 @@ enum PatternUse {
     },
 }
 
+/// An exact regex of a condition leaf, compiled on first need.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct LazyRegex {
+    source: String,
+    #[serde(skip)]
+    compiled: OnceLock<Option<Regex>>,
+    leaf: u32,
+}
+
 /// One word of a phrase of several stems, after the first.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct StemWord {
@@ -122,8 +131,9 @@ struct CompiledRule {
     needs: Vec<u32>,
 }
 
-/// Rule packs compiled for scanning.
-#[derive(Debug)]
+/// Rule packs compiled for scanning. It serialises whole as an engine image ([`image`]); the
+/// regex set and the lazily built exact regexes are not stored but made again on load.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Engine {
     packs: Vec<PackInfo>,
     phrases: Option<PhraseAutomaton>,
@@ -132,11 +142,12 @@ pub struct Engine {
     phrase_uses: Vec<PatternUse>,
     /// Widened forms of the regexes that have no literal prefix, in one set; `set_regexes[i]`
     /// is the regex that set pattern `i` stands for.
+    #[serde(skip)]
     regex_set: Option<RegexSet>,
     set_sources: Vec<String>,
     set_regexes: Vec<u32>,
     /// Exact regexes, compiled on first need, with their leaves.
-    regexes: Vec<(String, OnceLock<Option<Regex>>, u32)>,
+    regexes: Vec<LazyRegex>,
     /// The words after the first of each phrase of several stems.
     stem_phrases: Vec<Vec<StemWord>>,
     ranges: Vec<(u32, NumberRange)>,

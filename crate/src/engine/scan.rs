@@ -110,7 +110,7 @@ impl Engine {
                         PatternUse::Trigger(n) => {
                             // Every match of the regex starts with one of its triggers: it is
                             // run anchored here, not over the whole post.
-                            if side(self.regexes[n as usize].2)
+                            if side(self.regexes[n as usize].leaf)
                                 && s.triggered.last() != Some(&(n, start as u32))
                             {
                                 s.triggered.push((n, start as u32));
@@ -137,7 +137,7 @@ impl Engine {
         if let Some(set) = &self.regex_set {
             for i in set.matches(hay).iter() {
                 let n = self.set_regexes[i];
-                if !s.candidate_seen[n as usize] && side(self.regexes[n as usize].2) {
+                if !s.candidate_seen[n as usize] && side(self.regexes[n as usize].leaf) {
                     s.candidate_seen[n as usize] = true;
                     s.candidates.push(n);
                 }
@@ -145,7 +145,11 @@ impl Engine {
         }
         for k in 0..s.triggered.len() {
             let (n, at) = s.triggered[k];
-            let (source, compiled, leaf) = &self.regexes[n as usize];
+            let LazyRegex {
+                source,
+                compiled,
+                leaf,
+            } = &self.regexes[n as usize];
             let Some(re) = compiled.get_or_init(|| build_regex(source)) else {
                 continue;
             };
@@ -158,7 +162,11 @@ impl Engine {
         }
         s.triggered.clear();
         for k in 0..s.candidates.len() {
-            let (source, compiled, leaf) = &self.regexes[s.candidates[k] as usize];
+            let LazyRegex {
+                source,
+                compiled,
+                leaf,
+            } = &self.regexes[s.candidates[k] as usize];
             let Some(re) = compiled.get_or_init(|| build_regex(source)) else {
                 continue;
             };
