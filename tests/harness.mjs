@@ -71,6 +71,24 @@ export async function liveWorker(ext) {
   return w ?? ext.context.waitForEvent('serviceworker', { timeout: 20000 });
 }
 
+// Stops the extension's service worker and waits until the browser reports it stopped.
+// Returns the worker's states as the browser reports them; with `keepWatching` they are
+// still recorded after the stop, until `detach()`.
+export async function stopWorker(ext, page, { keepWatching = false } = {}) {
+  const cdp = await ext.context.newCDPSession(page);
+  await cdp.send('ServiceWorker.enable');
+  const statuses = [];
+  cdp.on('ServiceWorker.workerVersionUpdated', (e) => {
+    for (const v of e.versions) if (v.scriptURL.startsWith(`chrome-extension://${ext.extensionId}/`)) statuses.push(v.runningStatus);
+  });
+  await cdp.send('ServiceWorker.stopAllWorkers');
+  const until = Date.now() + 5000;
+  while (!statuses.includes('stopped') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  if (!keepWatching) await cdp.detach();
+  assert.ok(statuses.includes('stopped'), `worker states: ${statuses}`);
+  return { statuses, detach: () => cdp.detach() };
+}
+
 export async function setStorage(ext, values) {
   const w = await liveWorker(ext);
   await w.evaluate((v) => chrome.storage.local.set(v), values);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startServer } from '../server.mjs';
-import { launchWithExtension, liveWorker, useTestPack, setStorage, getStorage, markers, readPack, inWarning, inShadow, REPO, ARTIFACTS } from '../harness.mjs';
+import { launchWithExtension, liveWorker, stopWorker, useTestPack, setStorage, getStorage, markers, readPack, inWarning, inShadow, REPO, ARTIFACTS } from '../harness.mjs';
 
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS ? path.join(REPO, 'docs', 'images') : ARTIFACTS;
 let server;
@@ -431,17 +431,7 @@ test('Shipped pack flags real recruitment posts and none of the IRA tweets (Mast
 test('The background comes back after the browser stops its worker', async () => {
   const page = await open('x.html');
   await markers(page);
-  const cdp = await ext.context.newCDPSession(page);
-  await cdp.send('ServiceWorker.enable');
-  const statuses = [];
-  cdp.on('ServiceWorker.workerVersionUpdated', (e) => {
-    for (const v of e.versions) if (v.scriptURL.startsWith(`chrome-extension://${ext.extensionId}/`)) statuses.push(v.runningStatus);
-  });
-  await cdp.send('ServiceWorker.stopAllWorkers');
-  await page.waitForFunction(() => true);
-  const until = Date.now() + 5000;
-  while (!statuses.includes('stopped') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-  assert.ok(statuses.includes('stopped'), `worker states: ${statuses}`);
+  const { statuses, detach } = await stopWorker(ext, page, { keepWatching: true });
   const t0 = Date.now();
   assert.equal(await page.evaluate(() => window.appendTweets()), 4);
   await page.waitForFunction(() => [...document.querySelectorAll('article[data-appended]')].every((a) => a.dataset.flagpost), null, { timeout: 10000 });
@@ -449,23 +439,9 @@ test('The background comes back after the browser stops its worker', async () =>
   const comeback = Date.now() - t0;
   assert.equal(statuses.at(-1), 'running', `worker states: ${statuses}`);
   assert.ok(comeback < 3000, `first verdicts ${comeback} ms after the worker was stopped`);
+  await detach();
   await page.close();
 });
-
-// Stops the extension's service worker and waits until the browser reports it stopped.
-async function stopWorker(page) {
-  const cdp = await ext.context.newCDPSession(page);
-  await cdp.send('ServiceWorker.enable');
-  const statuses = [];
-  cdp.on('ServiceWorker.workerVersionUpdated', (e) => {
-    for (const v of e.versions) if (v.scriptURL.startsWith(`chrome-extension://${ext.extensionId}/`)) statuses.push(v.runningStatus);
-  });
-  await cdp.send('ServiceWorker.stopAllWorkers');
-  const until = Date.now() + 5000;
-  while (!statuses.includes('stopped') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-  assert.ok(statuses.includes('stopped'), `worker states: ${statuses}`);
-  await cdp.detach();
-}
 
 test('Compiled user packs are kept beside their source, used after a restart, and compiled again when damaged or of another format', async () => {
   let page = await open('x.html');
@@ -484,7 +460,7 @@ test('Compiled user packs are kept beside their source, used after a restart, an
     await p.close();
     return st.timings?.userPacksFrom;
   };
-  await stopWorker(page);
+  await stopWorker(ext, page);
   await page.close();
   page = await open('x.html');
   assertMarkers(await markers(page), { initial: true });
@@ -494,7 +470,7 @@ test('Compiled user packs are kept beside their source, used after a restart, an
   damaged[damaged.length - 3] ^= 0xff;
   for (const cache of [{ ...stored, data: damaged.toString('base64') }, { ...stored, format: 999 }, { ...stored, data: 'not base64 at all!' }]) {
     await setStorage(ext, { compiledUserPacks: cache });
-    await stopWorker(page);
+    await stopWorker(ext, page);
     await page.close();
     page = await open('x.html');
     assertMarkers(await markers(page), { initial: true });
@@ -516,7 +492,7 @@ test('The engine built for the user\'s packs and settings is kept as an image, l
   };
   // Restarts the worker; with `check`, the markers must be those of the default settings.
   const restart = async (page, check = true) => {
-    await stopWorker(page);
+    await stopWorker(ext, page);
     await page.close();
     const fresh = await open('x.html');
     const list = await markers(fresh);

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from '../server.mjs';
 import {
-  launchWithExtension, liveWorker, useTestPack, setStorage, getStorage, markers, readPack, inWarning, inShadow,
+  launchWithExtension, liveWorker, stopWorker, useTestPack, setStorage, getStorage, markers, readPack, inWarning, inShadow,
   inContentScript, DIST_CHROME_USER, SUPPORTED_HOST, MAP_SUPPORTED_HOST,
 } from '../harness.mjs';
 
@@ -49,20 +49,6 @@ function hostBoxes(page) {
     const cs = getComputedStyle(h);
     return { height: r.height, width: r.width, display: cs.display, visibility: cs.visibility, opacity: cs.opacity, attributes: h.getAttributeNames() };
   }));
-}
-
-async function stopWorker(page) {
-  const cdp = await ext.context.newCDPSession(page);
-  await cdp.send('ServiceWorker.enable');
-  const statuses = [];
-  cdp.on('ServiceWorker.workerVersionUpdated', (e) => {
-    for (const v of e.versions) if (v.scriptURL.startsWith(`chrome-extension://${ext.extensionId}/`)) statuses.push(v.runningStatus);
-  });
-  await cdp.send('ServiceWorker.stopAllWorkers');
-  const until = Date.now() + 5000;
-  while (!statuses.includes('stopped') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-  await cdp.detach();
-  assert.ok(statuses.includes('stopped'), `worker states: ${statuses}`);
 }
 
 test('Named elements for every name the content scripts use do not switch Flagpost off (8.1)', async () => {
@@ -314,7 +300,7 @@ test('A broken imported pack does not drop the others after a worker restart; wh
       ],
     });
     const page = await open('forum.html');
-    await stopWorker(page);
+    await stopWorker(ext, page);
     await page.reload();
     // The good imported pack still flags.
     const list = await markers(page);
@@ -388,7 +374,7 @@ test('A full storage is reported when a pack is imported; a newer stored schema 
     // Data from a newer version: its schema number and unknown keys and fields survive a
     // restart and a settings change made here.
     await setStorage(ext, { schema: 3, futureKey: { keep: true }, settings: { ...saved.settings, futureField: 'kept' } });
-    await stopWorker(await ext.context.newPage());
+    await stopWorker(ext, await ext.context.newPage());
     await options.reload();
     await options.waitForSelector('body[data-ready="true"]');
     await options.locator('input[name="mode"][value="blur"]').check();
