@@ -16,6 +16,20 @@ pub(super) struct Run {
     pub(super) separator: Option<u8>,
 }
 
+impl Run {
+    /// A run of the one letter at `start..end`.
+    fn one_letter(start: usize, end: usize) -> Run {
+        Run {
+            active: true,
+            start,
+            last: start,
+            end,
+            letters: 1,
+            separator: None,
+        }
+    }
+}
+
 pub(super) const MIN_SPACED_LETTERS: u32 = 4;
 
 pub(super) fn is_spacing_separator(b: u8) -> bool {
@@ -47,15 +61,7 @@ impl Writer<'_> {
                     self.finish_run();
                     let end = self.out.len();
                     self.run = if joined {
-                        let start = end - letter_len;
-                        Run {
-                            active: true,
-                            start,
-                            last: start,
-                            end,
-                            letters: 1,
-                            separator: None,
-                        }
+                        Run::one_letter(end - letter_len, end)
                     } else {
                         Run {
                             active: true,
@@ -71,15 +77,7 @@ impl Writer<'_> {
                     let letter_len = self.out.len() - start;
                     self.finish_run();
                     let end = self.out.len();
-                    let start = end - letter_len;
-                    self.run = Run {
-                        active: true,
-                        start,
-                        last: start,
-                        end,
-                        letters: 1,
-                        separator: None,
-                    };
+                    self.run = Run::one_letter(end - letter_len, end);
                 }
             }
         } else {
