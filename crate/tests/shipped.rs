@@ -81,6 +81,9 @@ fn real_labelled_quotes_stay_caught() {
         "found3-mixed.jsonl",
         "found4-repos.jsonl",
         "found5-mixed.jsonl",
+        "found6-mixed.jsonl",
+        "found7-mixed.jsonl",
+        "found8-mixed.jsonl",
     ] {
         let (_, _, rows) = score(&format!("{dir}/{name}"), false);
         n += rows;
