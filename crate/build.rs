@@ -91,9 +91,26 @@ fn write_folds(out_dir: &Path) {
     fs::write(out_dir.join("folds.rs"), code).unwrap();
 }
 
+/// Unicode's word characters as the regex syntax reads `\w`, for word boundaries in regex
+/// programs: the scanner has no regex parser to ask.
+fn write_perl_word(out_dir: &Path) {
+    use regex_syntax::hir::{Class, HirKind};
+    let hir = regex_syntax::parse(r"\w").unwrap();
+    let HirKind::Class(Class::Unicode(class)) = hir.kind() else {
+        panic!("\\w is a Unicode class");
+    };
+    let ranges: Vec<(u32, u32)> = class
+        .ranges()
+        .iter()
+        .map(|r| (r.start() as u32, r.end() as u32))
+        .collect();
+    fs::write(out_dir.join("perl_word.rs"), format!("{ranges:?}")).unwrap();
+}
+
 fn main() {
     println!("cargo:rerun-if-changed=src/fold_rules.rs");
     write_folds(Path::new(&env::var("OUT_DIR").unwrap()));
+    write_perl_word(Path::new(&env::var("OUT_DIR").unwrap()));
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../extension/packs");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<_> = fs::read_dir(&dir)

@@ -22,7 +22,7 @@ use crate::pack::{Examples, RulePack};
 /// What starts every compiled pack file.
 pub const MAGIC: &[u8; 8] = b"FLAGPOST";
 /// Bumped whenever the layout of [`RulePack`] or of this header changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Payload {

@@ -38,14 +38,15 @@
 //!
 //! # Performance
 //!
-//! All phrases of all packs run in one Aho-Corasick automaton ([`automaton`]) and all regexes in one regex
-//! set, over a normalised copy of the post built in one pass (see [`normalize`]). A post that
-//! matches nothing costs one normalisation and one automaton pass, and allocates nothing once
-//! its [`Scratch`] has grown. Figures are in `BENCHMARKS.md`.
+//! All phrases of all packs run in one Aho-Corasick automaton ([`automaton`]) over a normalised
+//! copy of the post built in one pass (see [`normalize`]). A regex runs, as a small program
+//! ([`regexes`]), only where the automaton found one of its literal prefixes, unless it has
+//! none. A post that matches nothing costs one normalisation and one automaton pass, and
+//! allocates nothing once its [`Scratch`] has grown. Figures are in `BENCHMARKS.md`.
 //!
 //! # Untrusted input
 //!
-//! Packs may come from anywhere. Regexes run in linear time with compiled-size limits; the
+//! Packs may come from anywhere. Regexes run in linear time with size limits; the
 //! numbers of rules, phrases and regexes, phrase and regex lengths, nesting depth and `near`
 //! windows are capped ([`limits`]); a pack that breaks any of these is refused with a message,
 //! never a panic. Posts are scanned up to [`MAX_TEXT_BYTES`]; the verdict says when one was cut.

@@ -12,8 +12,8 @@ pub const MAX_PHRASES: usize = 200_000;
 pub const MAX_REGEXES: usize = 2_000;
 pub const MAX_PHRASE_CHARS: usize = 200;
 pub const MAX_REGEX_CHARS: usize = 2_000;
-/// Compiled size of one regex, and of each of the multi-pattern automata.
-pub const MAX_REGEX_BYTES: usize = 2 * 1024 * 1024;
+/// Steps of one regex's program: what a post pays per character where the regex runs.
+pub const MAX_REGEX_STEPS: usize = 5_000;
 pub const MAX_CONDITION_DEPTH: usize = 16;
 pub const MAX_NEAR_WINDOW: usize = 100;
 /// Matches kept per condition leaf and post; more add nothing to a verdict.

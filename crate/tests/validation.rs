@@ -158,7 +158,7 @@ fn regex_that_matches_empty_text() {
 #[test]
 fn regex_too_large() {
     refused(
-        &format!("{HEADER}{}", rule("r", r#"{ regex = '\w{500}\w{500}' }"#)),
+        &format!("{HEADER}{}", rule("r", r#"{ regex = '\w{3000}\w{3000}' }"#)),
         "compiles to more than",
         Some(12),
         Some("r"),

@@ -3,10 +3,8 @@
 //! needs, and the phrases and regex triggers go into one automaton.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use crate::automaton::PhraseAutomaton;
-use regex::bytes::RegexSetBuilder;
 
 use super::*;
 use crate::error::{ErrorKind, PackError, PackErrors};
@@ -306,17 +304,20 @@ impl Engine {
         let signal_names = std::mem::take(&mut b.signal_names);
         let eager_ranges = b.set_needs(&mut rules, &signals);
         let origin = packs.first().map_or("packs", |p| p.origin.as_str());
-        let (regex_set, set_sources, set_regexes) = b.regex_triggers(origin)?;
-        let regexes = b
+        let unanchored = b.regex_triggers();
+        let regexes: Vec<EngineRegex> = b
             .regex_sources
             .drain(..)
             .zip(b.regex_leaves.drain(..))
-            .map(|(regex, leaf)| LazyRegex {
-                source: regex.source,
-                compiled: OnceLock::new(),
+            .map(|(regex, leaf)| EngineRegex {
+                program: regex.program,
                 leaf,
             })
             .collect();
+        // Programs come with compiled packs, which may have been stored: check them once.
+        if let Some(e) = regexes.iter().find_map(|r| r.program.check().err()) {
+            return Err(PackErrors(vec![PackError::new(origin, e)]));
+        }
         let (phrases, pattern_uses, phrase_uses) = b.automaton(origin)?;
         let mut by_leaf = vec![Vec::new(); b.leaf_count as usize];
         for (r, rule) in rules.iter().enumerate() {
@@ -339,9 +340,7 @@ impl Engine {
             phrases,
             pattern_uses,
             phrase_uses,
-            regex_set,
-            set_sources,
-            set_regexes,
+            unanchored,
             regexes,
             stem_phrases: std::mem::take(&mut b.stem_phrases),
             ranges: std::mem::take(&mut b.ranges),
@@ -389,24 +388,6 @@ fn check_together(packs: &[RulePack], options: &EngineOptions) -> Result<(), Pac
     } else {
         Err(PackErrors(errors))
     }
-}
-
-/// The regex set of the regexes without a literal prefix (their widened forms).
-pub(super) fn regex_set(sources: &[String]) -> Result<Option<RegexSet>, String> {
-    if sources.is_empty() {
-        return Ok(None);
-    }
-    RegexSetBuilder::new(sources)
-        .size_limit(MAX_REGEX_BYTES * 8)
-        .dfa_size_limit(MAX_REGEX_BYTES * 8)
-        .build()
-        .map(Some)
-        .map_err(|e| {
-            format!(
-                "regexes together are too large: {}",
-                e.to_string().replace('\n', " ")
-            )
-        })
 }
 
 /// How many letters and digits `text` has, counted up to 7 (all a leaf's cost needs).
@@ -600,15 +581,10 @@ impl<'o> Builder<'o> {
     }
 
     /// Step 4: regexes with a literal prefix are triggered from the phrase automaton; the
-    /// rest share one regex set.
-    #[allow(clippy::type_complexity)]
-    fn regex_triggers(
-        &mut self,
-        origin: &str,
-    ) -> Result<(Option<RegexSet>, Vec<String>, Vec<u32>), PackErrors> {
+    /// rest (returned) run over every post.
+    fn regex_triggers(&mut self) -> Vec<u32> {
         let b = self;
-        let mut set_sources = Vec::new();
-        let mut set_regexes = Vec::new();
+        let mut unanchored = Vec::new();
         // Regexes were parsed and analysed when their pack was validated.
         for (n, regex) in b.regex_sources.clone().iter().enumerate() {
             match &regex.prefixes {
@@ -617,14 +593,10 @@ impl<'o> Builder<'o> {
                         b.add_pattern(prefix.clone(), PatternUse::Trigger(n as u32));
                     }
                 }
-                None => {
-                    set_sources.push(regex.widened.clone());
-                    set_regexes.push(n as u32);
-                }
+                None => unanchored.push(n as u32),
             }
         }
-        let regex_set = regex_set(&set_sources).map_err(|e| PackError::new(origin, e))?;
-        Ok((regex_set, set_sources, set_regexes))
+        unanchored
     }
 
     /// Step 5: every phrase and regex trigger in one automaton.

@@ -21,14 +21,13 @@
 //! payload     postcard: the key, then the engine's tables
 //! ```
 
-use super::build::regex_set;
 use super::*;
 use crate::compiled::{seal, unseal};
 
 /// What starts every engine image.
 pub const IMAGE_MAGIC: &[u8; 8] = b"FPENGINE";
 /// Bumped whenever the engine's tables change shape.
-pub const IMAGE_VERSION: u32 = 1;
+pub const IMAGE_VERSION: u32 = 2;
 
 /// Why an image was not loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,10 +69,9 @@ impl Engine {
             return Err(ImageError::Stale);
         }
         // The phrase automaton is checked as it is read (`PhraseAutomaton::from_parts`).
-        let (_, mut engine) = postcard::from_bytes::<(u64, Engine)>(body).map_err(unreadable)?;
+        let (_, engine) = postcard::from_bytes::<(u64, Engine)>(body).map_err(unreadable)?;
         check_indices(&engine)
             .map_err(|what| ImageError::Refused(format!("engine image: {what}")))?;
-        engine.regex_set = regex_set(&engine.set_sources).map_err(ImageError::Refused)?;
         Ok(engine)
     }
 }
@@ -86,7 +84,6 @@ fn check_indices(i: &Engine) -> Result<(), String> {
         || i.leaf_rule_starts.len() != i.leaf_count + 1
         || i.leaf_rule_starts.last().map(|&n| n as usize) != Some(i.leaf_rules.len())
         || i.leaf_rules.iter().any(|&r| r as usize >= i.rules.len())
-        || i.set_regexes.len() != i.set_sources.len()
         || i.model_leaves.len() != i.models.len()
     {
         return Err("table lengths".to_string());
@@ -173,9 +170,10 @@ fn check_indices(i: &Engine) -> Result<(), String> {
         .iter()
         .flatten()
         .try_for_each(|&l| leaf(l, "a model"))?;
-    if i.set_regexes.iter().any(|&n| n as usize >= i.regexes.len()) {
-        return Err("the regex set names a regex that is not there".to_string());
+    if i.unanchored.iter().any(|&n| n as usize >= i.regexes.len()) {
+        return Err("an unanchored regex that is not there".to_string());
     }
+    i.regexes.iter().try_for_each(|r| r.program.check())?;
     if i.signal_names.len() != i.signals.len() {
         return Err("signal names".to_string());
     }

@@ -1,21 +1,18 @@
-//! The compiled engine: every phrase of every rule in one phrase automaton, every regex
-//! in one multi-pattern regex set, conditions as small trees over their matches.
+//! The compiled engine: every phrase of every rule and every regex's literal prefixes in one
+//! phrase automaton, regexes as programs, conditions as small trees over their matches.
 //!
 //! An [`Engine`] is immutable once built; changing packs or settings means building a new one.
 //! Scanning borrows it together with a [`Scratch`] that holds every per-post buffer, so a
 //! scan allocates nothing for the common post that matches nothing.
 
-use std::sync::OnceLock;
-
 use crate::automaton::PhraseAutomaton;
-use regex::bytes::RegexSet;
-use regex_automata::meta::Regex;
 
 use crate::limits::MAX_HITS_PER_LEAF;
 use crate::model::{FeatureAt, NgramScorer};
 use crate::normalize::{word_char_at, Normalized};
 use crate::numbers::RangeMatch;
 use crate::pack::{NumberRange, Severity};
+use crate::regexes::{Program, Vm};
 use crate::utf8::seq_len;
 
 /// Settings applied when building an engine, beside the packs themselves.
@@ -105,12 +102,10 @@ enum PatternUse {
     },
 }
 
-/// An exact regex of a condition leaf, compiled on first need.
+/// The regex of a condition leaf, as the program it was compiled to.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct LazyRegex {
-    source: String,
-    #[serde(skip)]
-    compiled: OnceLock<Option<Regex>>,
+struct EngineRegex {
+    program: Program,
     leaf: u32,
 }
 
@@ -131,8 +126,7 @@ struct CompiledRule {
     needs: Vec<u32>,
 }
 
-/// Rule packs compiled for scanning. It serialises whole as an engine image ([`image`]); the
-/// regex set and the lazily built exact regexes are not stored but made again on load.
+/// Rule packs compiled for scanning. It serialises whole as an engine image ([`image`]).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Engine {
     packs: Vec<PackInfo>,
@@ -140,14 +134,9 @@ pub struct Engine {
     /// For pattern `p`, `phrase_uses[pattern_uses[p].0 .. pattern_uses[p].1]`.
     pattern_uses: Vec<(u32, u32)>,
     phrase_uses: Vec<PatternUse>,
-    /// Widened forms of the regexes that have no literal prefix, in one set; `set_regexes[i]`
-    /// is the regex that set pattern `i` stands for.
-    #[serde(skip)]
-    regex_set: Option<RegexSet>,
-    set_sources: Vec<String>,
-    set_regexes: Vec<u32>,
-    /// Exact regexes, compiled on first need, with their leaves.
-    regexes: Vec<LazyRegex>,
+    /// The regexes without a literal prefix: they run over every post.
+    unanchored: Vec<u32>,
+    regexes: Vec<EngineRegex>,
     /// The words after the first of each phrase of several stems.
     stem_phrases: Vec<Vec<StemWord>>,
     ranges: Vec<(u32, NumberRange)>,
@@ -196,11 +185,11 @@ pub struct Scratch {
     model_done: Vec<bool>,
     model_found: Vec<(FeatureAt, f32)>,
     model_chars: Vec<u32>,
-    /// Regexes without a literal prefix that the regex set found in this post.
-    candidates: Vec<u32>,
     /// Regexes whose literal prefix occurred, and where: (regex, normalised offset).
     triggered: Vec<(u32, u32)>,
-    candidate_seen: Vec<bool>,
+    /// Working memory of the regex programs, and the spans of a regex run over the post.
+    vm: Vm,
+    found: Vec<(u32, u32)>,
     pack_scores: Vec<f64>,
     /// Per rule: one of the leaves it needs has matched.
     rule_possible: Vec<bool>,
@@ -232,10 +221,6 @@ impl Scratch {
         self.touched.clear();
         self.words_ready = false;
         self.ranges_done = false;
-        for &c in &self.candidates {
-            self.candidate_seen[c as usize] = false;
-        }
-        self.candidates.clear();
     }
 
     #[inline]

@@ -1,14 +1,11 @@
 //! Scanning one post: normalise it, find every phrase, regex and number range, then judge
 //! the rules whose necessary leaves matched.
 
-use regex_automata::{Anchored, Input};
-
 use super::*;
 use crate::limits::MAX_TEXT_BYTES;
 use crate::model::EXPLAINING_FEATURES;
 use crate::normalize::{normalize_into, word_char_at, word_char_before};
 use crate::numbers::find_ranges;
-use crate::regexes::build_regex;
 use crate::verdict::{RuleHit, Span, Verdict};
 
 impl Engine {
@@ -65,13 +62,6 @@ impl Engine {
     /// Fills the leaves of one side (the post's context, or its text) from the normalised
     /// `hay`.
     fn find_matches(&self, s: &mut Scratch, hay: &[u8], context: bool) {
-        if s.candidate_seen.len() < self.regexes.len() {
-            s.candidate_seen.resize(self.regexes.len(), false);
-        }
-        for &c in &s.candidates {
-            s.candidate_seen[c as usize] = false;
-        }
-        s.candidates.clear();
         let side = |leaf: u32| self.leaf_in_context[leaf as usize] == context;
         if let Some(ac) = &self.phrases {
             ac.for_each_match(hay, |pattern, start, end| {
@@ -134,46 +124,31 @@ impl Engine {
                 }
             });
         }
-        if let Some(set) = &self.regex_set {
-            for i in set.matches(hay).iter() {
-                let n = self.set_regexes[i];
-                if !s.candidate_seen[n as usize] && side(self.regexes[n as usize].leaf) {
-                    s.candidate_seen[n as usize] = true;
-                    s.candidates.push(n);
-                }
-            }
-        }
         for k in 0..s.triggered.len() {
             let (n, at) = s.triggered[k];
-            let LazyRegex {
-                source,
-                compiled,
-                leaf,
-            } = &self.regexes[n as usize];
-            let Some(re) = compiled.get_or_init(|| build_regex(source)) else {
-                continue;
-            };
-            let input = Input::new(hay).range(at as usize..).anchored(Anchored::Yes);
-            if let Some(m) = re.find(input) {
-                if m.start() < m.end() {
-                    s.push_hit(*leaf, (m.start() as u32, m.end() as u32));
+            let EngineRegex { program, leaf } = &self.regexes[n as usize];
+            if let Some((start, end)) = program.find_anchored(&mut s.vm, hay, at as usize) {
+                if start < end {
+                    s.push_hit(*leaf, (start as u32, end as u32));
                 }
             }
         }
         s.triggered.clear();
-        for k in 0..s.candidates.len() {
-            let LazyRegex {
-                source,
-                compiled,
-                leaf,
-            } = &self.regexes[s.candidates[k] as usize];
-            let Some(re) = compiled.get_or_init(|| build_regex(source)) else {
+        for &n in &self.unanchored {
+            let EngineRegex { program, leaf } = &self.regexes[n as usize];
+            if !side(*leaf) {
                 continue;
-            };
-            for m in re.find_iter(hay) {
-                if m.start() < m.end() {
-                    s.push_hit(*leaf, (m.start() as u32, m.end() as u32));
+            }
+            let (vm, hits) = (&mut s.vm, &mut s.found);
+            hits.clear();
+            program.for_each_match(vm, hay, |start, end| {
+                if start < end {
+                    hits.push((start as u32, end as u32));
                 }
+            });
+            for k in 0..s.found.len() {
+                let hit = s.found[k];
+                s.push_hit(*leaf, hit);
             }
         }
         // A context is short and read once: its ranges are found now. The text's only when
