@@ -84,6 +84,7 @@ fn real_labelled_quotes_stay_caught() {
         "found6-mixed.jsonl",
         "found7-mixed.jsonl",
         "found8-mixed.jsonl",
+        "found9-repos.jsonl",
     ] {
         let (_, _, rows) = score(&format!("{dir}/{name}"), false);
         n += rows;
