@@ -80,7 +80,12 @@ pub fn normalize_phrase_with(phrase: &str, n: &mut Normalized) -> String {
 }
 
 /// Length of a web address starting at `i` (`http://…`, `https://…`), up to white space.
+#[inline]
 fn url_len(bytes: &[u8], i: usize) -> usize {
+    // Most words starting with "h" are not addresses: one byte tells.
+    if !matches!(bytes.get(i + 4), Some(b':' | b's' | b'S')) {
+        return 0;
+    }
     let rest = &bytes[i..];
     let scheme = if rest.len() >= 8 && rest[..8].eq_ignore_ascii_case(b"https://") {
         8
