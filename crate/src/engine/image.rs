@@ -16,7 +16,7 @@
 //! ```text
 //! "FPENGINE"  magic, 8 bytes
 //! u32 LE      image format version
-//! u64 LE      FNV-1a of the payload
+//! u64 LE      checksum of the payload (`compiled::digest`)
 //! u32 LE      payload length
 //! payload     postcard: the key, then the engine's tables
 //! ```
