@@ -24,98 +24,22 @@ const MATCH: u32 = 1 << 31;
 const SPARSE: u32 = 1 << 30;
 const ID: u32 = !(MATCH | SPARSE);
 
-/// The automaton's data without its dense rows, which are derived: what is stored. Its tables
-/// are stored as plain little-endian bytes (see `packed`).
+/// The automaton's data without its dense rows, which are derived: what is stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AutomatonParts {
     /// Per state, in breadth-first order (0 is the root): its transitions are
     /// `bytes[starts[s]..starts[s + 1]]` to `targets[..]`, sorted by byte.
-    #[serde(with = "packed::words")]
     pub starts: Vec<u32>,
-    #[serde(with = "packed::bytes")]
     pub bytes: Vec<u8>,
-    #[serde(with = "packed::words")]
     pub targets: Vec<u32>,
     /// Per state, the longest proper suffix of its path that is also a state.
-    #[serde(with = "packed::words")]
     pub fail: Vec<u32>,
     /// Per state, the patterns that end there: `matches[match_starts[s]..match_starts[s + 1]]`,
     /// longest first.
-    #[serde(with = "packed::words")]
     pub match_starts: Vec<u32>,
-    #[serde(with = "packed::words")]
     pub matches: Vec<u32>,
     /// Length in bytes of each pattern.
-    #[serde(with = "packed::words")]
     pub pattern_lens: Vec<u32>,
-}
-
-/// Tables serialised as one run of bytes: a compact binary format then reads them with one
-/// copy, where a sequence costs a call per number (which a worker that has just started, still
-/// running its Wasm module's baseline code, pays in milliseconds).
-mod packed {
-    use serde::de::{Error, SeqAccess, Visitor};
-    use serde::{Deserializer, Serializer};
-    use std::fmt;
-
-    struct Raw;
-
-    impl<'de> Visitor<'de> for Raw {
-        type Value = Vec<u8>;
-
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("bytes")
-        }
-
-        fn visit_bytes<E: Error>(self, b: &[u8]) -> Result<Vec<u8>, E> {
-            Ok(b.to_vec())
-        }
-
-        fn visit_byte_buf<E: Error>(self, b: Vec<u8>) -> Result<Vec<u8>, E> {
-            Ok(b)
-        }
-
-        // Self-describing formats may write bytes as a sequence of numbers.
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
-            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-            while let Some(b) = seq.next_element()? {
-                out.push(b);
-            }
-            Ok(out)
-        }
-    }
-
-    pub mod bytes {
-        use super::*;
-
-        pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_bytes(v)
-        }
-
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-            d.deserialize_byte_buf(Raw)
-        }
-    }
-
-    pub mod words {
-        use super::*;
-
-        pub fn serialize<S: Serializer>(v: &[u32], s: S) -> Result<S::Ok, S::Error> {
-            let bytes: Vec<u8> = v.iter().flat_map(|w| w.to_le_bytes()).collect();
-            s.serialize_bytes(&bytes)
-        }
-
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u32>, D::Error> {
-            let bytes = d.deserialize_byte_buf(Raw)?;
-            if bytes.len() % 4 != 0 {
-                return Err(D::Error::custom("a table of 32-bit words is cut short"));
-            }
-            Ok(bytes
-                .chunks_exact(4)
-                .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
-                .collect())
-        }
-    }
 }
 
 /// A built automaton, ready to scan. Immutable. It serialises as its [`AutomatonParts`] and
