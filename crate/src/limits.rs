@@ -14,6 +14,10 @@ pub const MAX_PHRASE_CHARS: usize = 200;
 pub const MAX_REGEX_CHARS: usize = 2_000;
 /// Steps of one regex's program: what a post pays per character where the regex runs.
 pub const MAX_REGEX_STEPS: usize = 5_000;
+/// Regex work per post, in threads advanced by one character, over all regexes: a hostile
+/// regex (`\w{0,2400}q` on 64 KiB of letters would take seconds) stops here and matches
+/// nothing more in that post. The shipped pack's regexes use a few hundred on most posts.
+pub const MAX_REGEX_WORK: usize = 2_000_000;
 pub const MAX_CONDITION_DEPTH: usize = 16;
 pub const MAX_NEAR_WINDOW: usize = 100;
 /// Matches kept per condition leaf and post; more add nothing to a verdict.

@@ -167,3 +167,20 @@ proptest! {
         agree(&p, &h);
     }
 }
+
+#[test]
+fn a_hostile_regex_stops_at_the_posts_work_budget() {
+    // Every position keeps up to 2,400 threads alive: seconds of work on 64 KiB of letters.
+    let p = program(r"\w{0,2400}q");
+    let hay = "a".repeat(65_000) + "q";
+    let mut vm = Vm::default();
+    let mut found = Vec::new();
+    p.for_each_match(&mut vm, hay.as_bytes(), |s, e| found.push((s, e)));
+    assert!(vm.exhausted());
+    assert!(found.is_empty(), "{found:?}");
+    // Later searches in the same post find nothing; a new post has its budget back.
+    assert_eq!(p.find_anchored(&mut vm, b"aaq", 0), None);
+    vm.new_post();
+    assert_eq!(p.find_anchored(&mut vm, b"aaq", 0), Some((0, 3)));
+    assert!(!vm.exhausted());
+}

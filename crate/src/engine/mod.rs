@@ -199,6 +199,7 @@ pub struct Scratch {
 
 impl Scratch {
     fn reset(&mut self, leaves: usize, signals: usize, models: usize) {
+        self.vm.new_post();
         if self.leaf_hits.len() < leaves {
             self.leaf_hits.resize_with(leaves, Vec::new);
         }

@@ -13,6 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::MAX_REGEX_WORK;
+
 /// One step of a program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Inst {
@@ -151,12 +153,14 @@ impl Program {
     }
 }
 
-/// Working memory of the VM; reuse one.
+/// Working memory of the VM, and the work done for the current post; reuse one.
 #[derive(Debug, Default)]
 pub struct Vm {
     now: Threads,
     next: Threads,
     stack: Vec<u32>,
+    /// Threads advanced since [`Vm::new_post`]; past [`MAX_REGEX_WORK`] no regex runs.
+    work: usize,
 }
 
 /// Threads in priority order, each state at most once, with where its match started.
@@ -191,6 +195,16 @@ impl Threads {
 }
 
 impl Vm {
+    /// Starts the work budget of a new post.
+    pub fn new_post(&mut self) {
+        self.work = 0;
+    }
+
+    /// The post's regex work ran out: later searches in it find nothing.
+    pub fn exhausted(&self) -> bool {
+        self.work > MAX_REGEX_WORK
+    }
+
     fn run(
         &mut self,
         p: &Program,
@@ -228,6 +242,10 @@ impl Vm {
             }
             if self.now.dense.is_empty() {
                 return matched;
+            }
+            self.work += self.now.dense.len();
+            if self.work > MAX_REGEX_WORK {
+                return None;
             }
             let here = char_at(hay, pos);
             self.next.dense.clear();
