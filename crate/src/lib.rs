@@ -47,10 +47,9 @@
 //! # Untrusted input
 //!
 //! Packs may come from anywhere. Regexes run in linear time, with size limits and a work
-//! budget per post; the
-//! numbers of rules, phrases and regexes, phrase and regex lengths, nesting depth and `near`
-//! windows are capped ([`limits`]); a pack that breaks any of these is refused with a message,
-//! never a panic. Posts are scanned up to [`MAX_TEXT_BYTES`]; the verdict says when one was cut.
+//! budget per post; the numbers of rules, phrases and regexes, phrase and regex lengths,
+//! nesting depth and `near` windows are capped ([`limits`]); a pack that breaks any of these
+//! is refused with a message, never a panic. Posts are scanned up to [`MAX_TEXT_BYTES`]; the verdict says when one was cut.
 
 pub mod automaton;
 pub mod compiled;
