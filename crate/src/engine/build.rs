@@ -586,7 +586,8 @@ impl<'o> Builder<'o> {
         let b = self;
         let mut unanchored = Vec::new();
         // Regexes were parsed and analysed when their pack was validated.
-        for (n, regex) in b.regex_sources.clone().iter().enumerate() {
+        let sources = std::mem::take(&mut b.regex_sources);
+        for (n, regex) in sources.iter().enumerate() {
             match &regex.prefixes {
                 Some(prefixes) => {
                     for prefix in prefixes {
@@ -596,6 +597,7 @@ impl<'o> Builder<'o> {
                 None => unanchored.push(n as u32),
             }
         }
+        b.regex_sources = sources;
         unanchored
     }
 

@@ -21,7 +21,7 @@ pub fn analyse(source: &str) -> Result<(PackRegex, Hir), String> {
 }
 
 /// Parses a regex; its size is checked when it is compiled.
-pub fn check_regex(source: &str) -> Result<Hir, String> {
+fn check_regex(source: &str) -> Result<Hir, String> {
     regex_syntax::ParserBuilder::new()
         .nest_limit(64)
         .build()
@@ -36,7 +36,7 @@ pub fn check_regex(source: &str) -> Result<Hir, String> {
 
 /// Literals that every match of `hir` starts with, when there are few and long enough to be
 /// a useful trigger.
-pub fn literal_prefixes(hir: &Hir) -> Option<Vec<String>> {
+fn literal_prefixes(hir: &Hir) -> Option<Vec<String>> {
     let mut extractor = Extractor::new();
     extractor
         .kind(ExtractKind::Prefix)

@@ -219,7 +219,6 @@ impl Compiler {
                     stack.push(first);
                     stack.push(second);
                 }
-                Inst::Jump { next } => stack.push(next),
                 // Word assertions do not change which character comes next.
                 Inst::Look { next, .. } => stack.push(next),
             }

@@ -14,7 +14,7 @@ mod compile;
 mod program;
 
 #[cfg(feature = "authoring")]
-pub use analyse::{analyse, check_regex, literal_prefixes};
+pub use analyse::analyse;
 #[cfg(feature = "authoring")]
 pub use compile::compile;
 pub use program::{Inst, Look, Program, Vm};

@@ -34,10 +34,6 @@ pub enum Inst {
         first: u32,
         second: u32,
     },
-    /// Go on at `next` without reading.
-    Jump {
-        next: u32,
-    },
     /// Go on at `next` where the assertion holds.
     Look {
         look: Look,
@@ -100,7 +96,7 @@ impl Program {
                 Inst::Char { lo, hi, next } => lo <= hi && ok(next),
                 Inst::Class { class, next } => (class as usize) < self.classes.len() && ok(next),
                 Inst::Split { first, second } => ok(first) && ok(second),
-                Inst::Jump { next } | Inst::Look { next, .. } => ok(next),
+                Inst::Look { next, .. } => ok(next),
                 Inst::Match => true,
             };
             if !fine {
@@ -115,15 +111,6 @@ impl Program {
             return Err("regex program has an unsorted class".into());
         }
         Ok(())
-    }
-
-    /// Number of steps.
-    pub fn len(&self) -> usize {
-        self.insts.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.insts.is_empty()
     }
 
     /// The leftmost-first match starting exactly at `at`.
@@ -220,12 +207,11 @@ impl Vm {
         loop {
             if matched.is_none() && (!anchored || pos == from) {
                 if self.now.dense.is_empty() && !anchored {
-                    // Nothing running: skip to a character that can start a match.
+                    // Nothing running: skip to a character that can start a match (the set
+                    // holds only lead bytes, so this stops on character boundaries).
                     while pos < hay.len() && !p.can_start(hay[pos]) {
                         pos += 1;
                     }
-                    // A byte that cannot start a character (text that is not UTF-8) is
-                    // skipped: the set only holds lead bytes.
                     if pos >= hay.len() && p.first_bytes.is_some() {
                         return None;
                     }
@@ -266,7 +252,7 @@ impl Vm {
                         Some((c, _)) if in_class(&p.classes[class as usize], c) => next,
                         _ => continue,
                     },
-                    Inst::Split { .. } | Inst::Jump { .. } | Inst::Look { .. } => continue,
+                    Inst::Split { .. } | Inst::Look { .. } => continue,
                 };
                 let len = here.map_or(0, |(_, l)| l);
                 add(
@@ -280,32 +266,15 @@ impl Vm {
                 );
             }
             std::mem::swap(&mut self.now, &mut self.next);
-            match here {
-                Some((_, len)) => pos += len,
-                None => {
-                    // End of text: whatever still runs can only finish by matching here.
-                    return self.finish(p, matched, pos);
-                }
-            }
+            // At the end of the text the loop above has already met any thread that matches.
+            let Some((_, len)) = here else {
+                return matched;
+            };
+            pos += len;
             if anchored && self.now.dense.is_empty() {
                 return matched;
             }
         }
-    }
-
-    /// At the end of the text: the first thread (by priority) that is a match wins.
-    fn finish(
-        &self,
-        p: &Program,
-        matched: Option<(usize, usize)>,
-        pos: usize,
-    ) -> Option<(usize, usize)> {
-        for &s in &self.now.dense {
-            if p.insts[s as usize] == Inst::Match {
-                return Some((self.now.starts[s as usize] as usize, pos));
-            }
-        }
-        matched
     }
 }
 
@@ -328,7 +297,6 @@ fn add(
         }
         list.insert(s, start);
         match p.insts[s as usize] {
-            Inst::Jump { next } => stack.push(next),
             Inst::Split { first, second } => {
                 stack.push(second);
                 stack.push(first);
