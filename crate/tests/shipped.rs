@@ -85,6 +85,7 @@ fn real_labelled_quotes_stay_caught() {
         "found7-mixed.jsonl",
         "found8-mixed.jsonl",
         "found9-repos.jsonl",
+        "found10-mixed.jsonl",
     ] {
         let (_, _, rows) = score(&format!("{dir}/{name}"), false);
         n += rows;
