@@ -250,6 +250,7 @@ fn mixed_text() -> impl Strategy<Value = String> {
     ];
     let piece = prop_oneof![
         12 => ch.prop_map(|c| c.to_string()),
+        2 => "[a-zA-Z]{1,20}".prop_map(|s: String| s),
         1 => Just("https://t.co/Ab1Ж ".to_string()),
         1 => Just("http://".to_string()),
         1 => Just("т у р и с т ".to_string()),

@@ -101,6 +101,43 @@ fn url_len(bytes: &[u8], i: usize) -> usize {
             .unwrap_or(rest.len() - scheme)
 }
 
+/// Bit 7 of each byte of `x` that is not an ASCII letter (eight bytes at once: no carry crosses
+/// a byte, as every sum stays below 0x100).
+#[inline(always)]
+fn non_letters(x: u64) -> u64 {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let low = (x | 0x2020_2020_2020_2020) & !HIGH;
+    let at_least_a = (low + 0x1F1F_1F1F_1F1F_1F1F) & HIGH;
+    let past_z = (low + 0x0505_0505_0505_0505) & HIGH;
+    !(at_least_a & !past_z & !(x & HIGH)) & HIGH
+}
+
+/// Appends the lower case of the run of ASCII letters that starts `bytes` to `out`, eight
+/// bytes at a time, and returns its length. Each step stores all eight bytes and then cuts
+/// `out` back to the letters among them.
+#[inline(always)]
+fn copy_ascii_letters(bytes: &[u8], out: &mut Vec<u8>) -> usize {
+    let mut n = 0;
+    while let Some(chunk) = bytes.get(n..n + 8) {
+        let x = u64::from_le_bytes([
+            chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+        ]);
+        out.extend_from_slice(&(x | 0x2020_2020_2020_2020).to_le_bytes());
+        let stop = non_letters(x);
+        if stop != 0 {
+            let letters = (stop.trailing_zeros() / 8) as usize;
+            out.truncate(out.len() - 8 + letters);
+            return n + letters;
+        }
+        n += 8;
+    }
+    while let Some(&b) = bytes.get(n).filter(|b| b.is_ascii_alphabetic()) {
+        out.push(b | 0x20);
+        n += 1;
+    }
+    n
+}
+
 /// Normalises `original` into `n`, reusing its buffers.
 pub fn normalize_into(original: &str, n: &mut Normalized) {
     normalize_with::<true>(original, n);
@@ -182,14 +219,20 @@ fn normalize_with<const FAST: bool>(original: &str, n: &mut Normalized) {
                         }
                     }
                     // A run of ASCII letters: one mark, then plain copies.
-                    let mut j = i;
-                    while j < bytes.len() && bytes[j].is_ascii_alphabetic() {
-                        j += 1;
-                    }
-                    w.word_run(Class::Latin, (j - i) as u32);
+                    w.word_run(Class::Latin, 0);
                     w.mark(i);
-                    w.out.extend(bytes[i..j].iter().map(|b| b | 0x20));
-                    i = j;
+                    let n = if FAST {
+                        copy_ascii_letters(&bytes[i..], w.out)
+                    } else {
+                        let n = bytes[i..]
+                            .iter()
+                            .take_while(|b| b.is_ascii_alphabetic())
+                            .count();
+                        w.out.extend(bytes[i..i + n].iter().map(|b| b | 0x20));
+                        n
+                    };
+                    w.word_run(Class::Latin, n as u32);
+                    i += n;
                     continue;
                 }
                 Class::Digit => {
@@ -458,6 +501,27 @@ mod tests {
         let mut n = Normalized::default();
         normalize_into(s, &mut n);
         n.as_str().to_string()
+    }
+
+    #[test]
+    fn ascii_letter_runs_are_found_eight_bytes_at_a_time() {
+        // Every byte value, at every place of an eight-byte word of letters.
+        for b in 0..=255u8 {
+            for at in 0..8 {
+                let mut word = *b"AbCdEfGh";
+                word[at] = b;
+                let stop = non_letters(u64::from_le_bytes(word));
+                let expected = if b.is_ascii_alphabetic() { 0 } else { 0x80u64 << (8 * at) };
+                assert_eq!(stop, expected, "byte {b:#x} at {at}");
+            }
+        }
+        for text in ["", "a", "abcdefg", "abcdefgh", "abcdefghi", "HelloWorldAndMore, x", "ab1cd"] {
+            let mut out = b"x".to_vec();
+            let n = copy_ascii_letters(text.as_bytes(), &mut out);
+            let letters: String = text.chars().take_while(char::is_ascii_alphabetic).collect();
+            assert_eq!(n, letters.len(), "{text}");
+            assert_eq!(out, format!("x{}", letters.to_lowercase()).into_bytes(), "{text}");
+        }
     }
 
     #[test]
