@@ -537,6 +537,24 @@ fn regex_without_a_literal_start_is_a_warning() {
         .is_empty());
 }
 
+#[test]
+fn regex_tried_at_a_common_word_is_a_warning() {
+    // `.` after "you" ends the literal start: the regex is tried at every "you".
+    let source = format!("{HEADER}{}", rule("r", r#"{ regex = '\byou.re just a tourist' }"#));
+    let pack = parse_pack(&source, PackFormat::Toml, "pack.toml").unwrap();
+    let w = pack
+        .warnings
+        .iter()
+        .find(|w| w.message.contains("starts with only `you`"))
+        .expect("a warning");
+    assert_eq!(w.rule.as_deref(), Some("r"));
+    for regex in [r"\byou[\x27’]re just a tourist", r"\b(in|of) 1[0-9]{3}\b"] {
+        let source = format!("{HEADER}{}", rule("r", &format!("{{ regex = '{regex}' }}")));
+        let warnings = parse_pack(&source, PackFormat::Toml, "pack.toml").unwrap().warnings;
+        assert!(warnings.is_empty(), "{regex}: {warnings:?}");
+    }
+}
+
 /// Runs `work` on another thread and fails if it takes longer than `limit`: a guard against
 /// exponential or quadratic blow-ups, with a bound far above what linear work needs.
 fn within(limit: std::time::Duration, what: &str, work: impl FnOnce() + Send + 'static) {

@@ -779,17 +779,29 @@ impl Validator<'_> {
                     );
                     return None;
                 }
-                if runs_everywhere {
+                let common = analysed
+                    .prefixes
+                    .iter()
+                    .flatten()
+                    .find(|l| is_common_start(l))
+                    .map(|l| l.trim_end().to_string());
+                let cost = match (runs_everywhere, common) {
+                    (true, _) => Some(format!(
+                        "regex `{source}` has no literal start, so it runs on every post; \
+                         starting it with words makes it cheaper"
+                    )),
+                    (false, Some(word)) => Some(format!(
+                        "regex `{source}` starts with only `{word}`, so it is tried wherever \
+                         those letters occur; a longer fixed start, or its alternatives as \
+                         separate regexes, makes it cheaper"
+                    )),
+                    (false, None) => None,
+                };
+                if let Some(message) = cost {
                     let position = position();
-                    let mut w = PackError::new(
-                        self.origin,
-                        format!(
-                            "regex `{source}` has no literal start, so it runs on every post; \
-                             starting it with words makes it cheaper"
-                        ),
-                    )
-                    .at(position)
-                    .kind(ErrorKind::Warning);
+                    let mut w = PackError::new(self.origin, message)
+                        .at(position)
+                        .kind(ErrorKind::Warning);
                     if !owner.label.is_empty() {
                         w = w.in_rule(&owner.label);
                     }
@@ -1033,4 +1045,11 @@ fn check_rules_need_a_match(pack: &RulePack) -> Result<(), PackErrors> {
     } else {
         Err(PackErrors(errors))
     }
+}
+
+/// Is a regex's literal start a short word ("you", "say "), which nearly every post holds?
+/// Digits and symbols make a start rare ("in 1", "do ["), so only letters and spaces count,
+/// and only up to four bytes: the length at which an English word is still a common one.
+fn is_common_start(literal: &str) -> bool {
+    literal.len() <= 4 && literal.chars().all(|c| c.is_alphabetic() || c == ' ')
 }
