@@ -54,16 +54,16 @@ fi
 OPT_FLAGS=(--enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
   --enable-mutable-globals --enable-reference-types --enable-multivalue --strip-debug --strip-producers)
 
-# wasm_module NAME LEVEL CARGO_FLAGS...: builds, binds and optimises one module.
+# wasm_module NAME PROFILE LEVEL CARGO_FLAGS...: builds, binds and optimises one module.
 wasm_module() {
-  local name=$1 level=$2
-  shift 2
-  say "cargo build --profile $profile $* (wasm32-unknown-unknown): $name"
-  cargo build --profile "$profile" --target wasm32-unknown-unknown -p flagpost --lib "$@"
+  local name=$1 module_profile=$2 level=$3
+  shift 3
+  say "cargo build --profile $module_profile $* (wasm32-unknown-unknown): $name"
+  cargo build --profile "$module_profile" --target wasm32-unknown-unknown -p flagpost --lib "$@"
   # The TypeScript declarations it writes (pkg/*.d.ts) are what `npm run typecheck` checks the
   # extension's calls into the engine against; they are not shipped.
   wasm-bindgen --target web --out-dir extension/pkg --out-name "$name" \
-    "target/wasm32-unknown-unknown/$profile/flagpost.wasm"
+    "target/wasm32-unknown-unknown/$module_profile/flagpost.wasm"
   local raw=extension/pkg/${name}_bg.wasm opt=extension/pkg/${name}_bg.opt.wasm
   if [ -n "$WASM_OPT" ] && "$WASM_OPT" "$level" "${OPT_FLAGS[@]}" "$raw" -o "$opt"; then
     mv "$opt" "$raw"
@@ -74,8 +74,11 @@ wasm_module() {
   printf 'wasm %s: %s bytes, %s gzipped\n' "$name" "$(stat -c %s "$raw")" "$(gzip -9c "$raw" | wc -c)" >&2
 }
 say "wasm-bindgen $have, wasm-opt: ${WASM_OPT:-none}"
-wasm_module scanner -O3 --no-default-features
-wasm_module authoring -O3
+# The scanner scans every post, so it is built for speed when the size-tuned profiles exist.
+scanner_profile=$profile
+grep -q '^\[profile\.wasm-scanner\]' Cargo.toml && scanner_profile=wasm-scanner
+wasm_module scanner "$scanner_profile" -O3 --no-default-features
+wasm_module authoring "$profile" -O3
 else
   say "extension/pkg is up to date with the engine's sources"
 fi
