@@ -540,7 +540,10 @@ fn regex_without_a_literal_start_is_a_warning() {
 #[test]
 fn regex_tried_at_a_common_word_is_a_warning() {
     // `.` after "you" ends the literal start: the regex is tried at every "you".
-    let source = format!("{HEADER}{}", rule("r", r#"{ regex = '\byou.re just a tourist' }"#));
+    let source = format!(
+        "{HEADER}{}",
+        rule("r", r#"{ regex = '\byou.re just a tourist' }"#)
+    );
     let pack = parse_pack(&source, PackFormat::Toml, "pack.toml").unwrap();
     let w = pack
         .warnings
@@ -550,7 +553,9 @@ fn regex_tried_at_a_common_word_is_a_warning() {
     assert_eq!(w.rule.as_deref(), Some("r"));
     for regex in [r"\byou[\x27’]re just a tourist", r"\b(in|of) 1[0-9]{3}\b"] {
         let source = format!("{HEADER}{}", rule("r", &format!("{{ regex = '{regex}' }}")));
-        let warnings = parse_pack(&source, PackFormat::Toml, "pack.toml").unwrap().warnings;
+        let warnings = parse_pack(&source, PackFormat::Toml, "pack.toml")
+            .unwrap()
+            .warnings;
         assert!(warnings.is_empty(), "{regex}: {warnings:?}");
     }
 }

@@ -511,16 +511,32 @@ mod tests {
                 let mut word = *b"AbCdEfGh";
                 word[at] = b;
                 let stop = non_letters(u64::from_le_bytes(word));
-                let expected = if b.is_ascii_alphabetic() { 0 } else { 0x80u64 << (8 * at) };
+                let expected = if b.is_ascii_alphabetic() {
+                    0
+                } else {
+                    0x80u64 << (8 * at)
+                };
                 assert_eq!(stop, expected, "byte {b:#x} at {at}");
             }
         }
-        for text in ["", "a", "abcdefg", "abcdefgh", "abcdefghi", "HelloWorldAndMore, x", "ab1cd"] {
+        for text in [
+            "",
+            "a",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghi",
+            "HelloWorldAndMore, x",
+            "ab1cd",
+        ] {
             let mut out = b"x".to_vec();
             let n = copy_ascii_letters(text.as_bytes(), &mut out);
             let letters: String = text.chars().take_while(char::is_ascii_alphabetic).collect();
             assert_eq!(n, letters.len(), "{text}");
-            assert_eq!(out, format!("x{}", letters.to_lowercase()).into_bytes(), "{text}");
+            assert_eq!(
+                out,
+                format!("x{}", letters.to_lowercase()).into_bytes(),
+                "{text}"
+            );
         }
     }
 
