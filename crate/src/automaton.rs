@@ -85,12 +85,27 @@ impl PhraseAutomaton {
     /// Builds the automaton of `patterns` (non-empty byte strings; pattern `i` is reported
     /// as `i`). Duplicates are reported once per index.
     pub fn new<P: AsRef<[u8]>>(patterns: &[P]) -> Result<PhraseAutomaton, AutomatonError> {
-        PhraseAutomaton::build(patterns, DENSE_STATES)
+        PhraseAutomaton::build(patterns, DENSE_STATES, |_, _, _| false)
+    }
+
+    /// [`PhraseAutomaton::new`], leaving out matches the caller would turn down anyway.
+    /// `unwanted(pattern, path, start)` is asked for a pattern that ends in a state whose path
+    /// (the last bytes read, as far as the automaton knows them) holds `path[..start]` before
+    /// the match: when it says yes, the match is not reported there. It must answer from
+    /// `path[..start]` alone, as the same bytes before the match give the same answer in any
+    /// text. This is how a phrase that must start a word is never reported inside a longer
+    /// word the automaton has been following ("u" in "you").
+    pub fn with_pruning<P: AsRef<[u8]>>(
+        patterns: &[P],
+        unwanted: impl Fn(u32, &[u8], usize) -> bool,
+    ) -> Result<PhraseAutomaton, AutomatonError> {
+        PhraseAutomaton::build(patterns, DENSE_STATES, unwanted)
     }
 
     fn build<P: AsRef<[u8]>>(
         patterns: &[P],
         dense_states: usize,
+        unwanted: impl Fn(u32, &[u8], usize) -> bool,
     ) -> Result<PhraseAutomaton, AutomatonError> {
         if patterns.len() >= ID as usize {
             return Err(AutomatonError("too many patterns".into()));
@@ -156,6 +171,17 @@ impl PhraseAutomaton {
                 .ok()
                 .map(|i| targets[from + i])
         };
+        // Each state's parent and the byte that leads to it, to spell out its path.
+        let mut parent = vec![(0u32, 0u8); n];
+        let mut depth = vec![0usize; n];
+        for s in 0..n {
+            for i in starts[s] as usize..starts[s + 1] as usize {
+                let t = targets[i] as usize;
+                parent[t] = (s as u32, bytes[i]);
+                depth[t] = depth[s] + 1;
+            }
+        }
+        let mut path = Vec::new();
         let mut fail = vec![0u32; n];
         let mut match_starts = Vec::with_capacity(n + 1);
         let mut matches: Vec<u32> = Vec::new();
@@ -168,7 +194,30 @@ impl PhraseAutomaton {
             matches.extend(&own[order[s] as usize]);
             if s > 0 {
                 let (from, to) = match_ranges[fail[s] as usize];
+                // What the failure state left out stays out: its path ends this one's, so
+                // the bytes before such a match are the same here.
+                let inherited = begin as usize + own[order[s] as usize].len();
                 matches.extend_from_within(from as usize..to as usize);
+                if inherited < matches.len() {
+                    path.clear();
+                    let mut at = s;
+                    while at != 0 {
+                        let (up, b) = parent[at];
+                        path.push(b);
+                        at = up as usize;
+                    }
+                    path.reverse();
+                    let mut k = inherited;
+                    while k < matches.len() {
+                        let m = matches[k];
+                        let start = depth[s] - pattern_lens[m as usize] as usize;
+                        if unwanted(m, &path, start) {
+                            matches.remove(k);
+                        } else {
+                            k += 1;
+                        }
+                    }
+                }
             }
             match_ranges[s] = (begin, matches.len() as u32);
             match_starts.push(matches.len() as u32);
@@ -439,7 +488,7 @@ mod tests {
             .map(|i| format!("w{}x{}y{}", i % 37, i % 11, i))
             .collect();
         let pats: Vec<&str> = words.iter().map(|s| s.as_str()).collect();
-        let a = PhraseAutomaton::build(&pats, 64).unwrap();
+        let a = PhraseAutomaton::build(&pats, 64, |_, _, _| false).unwrap();
         assert!(a.states().0 > 10 * a.states().1);
         let hay = words.join(" w3x3 ") + " w1x1y1w2x2y2";
         assert_eq!(all(&a, &hay), naive(&pats, &hay));
@@ -453,11 +502,52 @@ mod tests {
             dense in 1usize..24,
         ) {
             let refs: Vec<&str> = pats.iter().map(|s| s.as_str()).collect();
-            let a = PhraseAutomaton::build(&refs, dense).unwrap();
+            let a = PhraseAutomaton::build(&refs, dense, |_, _, _| false).unwrap();
             proptest::prop_assert_eq!(all(&a, &hay), naive(&refs, &hay));
             let b = PhraseAutomaton::from_parts(a.to_parts().clone()).unwrap();
             proptest::prop_assert_eq!(all(&b, &hay), naive(&refs, &hay));
         }
+    }
+
+    proptest::proptest! {
+        /// Left-out matches are exactly those the caller turns down: every match a
+        /// naive search finds, less those starting after a letter when the pattern is one
+        /// that must start a word, except where the automaton cannot see the letter (it is
+        /// not on the state's path), which the caller then turns down itself.
+        #[test]
+        fn pruning_leaves_out_only_unwanted_matches(
+            pats in proptest::collection::vec("[ab\u{0430}]{1,4}", 1..12),
+            hay in "[ab \u{0430}]{0,60}",
+            dense in 1usize..24,
+        ) {
+            let refs: Vec<&str> = pats.iter().map(|s| s.as_str()).collect();
+            // Even-numbered patterns must start a word.
+            let after_letter = |text: &[u8], start: usize| start > 0 && text[start - 1] != b' ';
+            let unwanted = |p: u32, path: &[u8], start: usize| p % 2 == 0 && after_letter(path, start);
+            let a = PhraseAutomaton::build(&refs, dense, unwanted).unwrap();
+            let wanted = |&(p, s, _): &(u32, usize, usize)| !(p % 2 == 0 && after_letter(hay.as_bytes(), s));
+            let pruned = all(&a, &hay);
+            let expected: Vec<_> = naive(&refs, &hay).into_iter().filter(wanted).collect();
+            let kept: Vec<_> = pruned.iter().copied().filter(wanted).collect();
+            // Nothing wanted is lost, and nothing is reported that a full search would not.
+            proptest::prop_assert_eq!(&kept, &expected);
+            let full = naive(&refs, &hay);
+            proptest::prop_assert!(pruned.iter().all(|m| full.contains(m)));
+        }
+    }
+
+    #[test]
+    fn pruned_matches_inside_words_are_not_reported() {
+        let pats = ["you", "u", "our"];
+        let a = PhraseAutomaton::with_pruning(&pats, |p, path, start| {
+            p != 0 && start > 0 && path[start - 1].is_ascii_alphabetic()
+        })
+        .unwrap();
+        // "u" inside "you" is left out. "our" inside "your" is still reported: after "your"
+        // the automaton is in the state of "our", whose path does not hold the "y", so the
+        // caller's own check turns it down.
+        assert_eq!(all(&a, "your"), vec![(0, 0, 3), (2, 1, 4)]);
+        assert_eq!(all(&a, "u our"), vec![(1, 0, 1), (2, 2, 5)]);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::*;
 use crate::error::{ErrorKind, PackError, PackErrors};
 use crate::limits::*;
 use crate::model::NgramScorer;
-use crate::normalize::{normalize_phrase_with, Normalized};
+use crate::normalize::{normalize_phrase_with, word_char_before, Normalized};
 use crate::pack::{Condition, RulePack};
 
 /// Leaves of which at least one must have matched for `node` to be true, if such a set is
@@ -611,9 +611,29 @@ impl<'o> Builder<'o> {
         let phrases = if b.patterns.is_empty() {
             None
         } else {
+            // A pattern all of whose uses need a word to start with it is never reported
+            // where the automaton has just read a letter before it ("u" inside "you"); the
+            // scan would turn such a match down after paying for it.
+            let must_start_word: Vec<bool> = b
+                .uses_by_pattern
+                .iter()
+                .map(|uses| {
+                    uses.iter().all(|u| {
+                        matches!(
+                            u,
+                            PatternUse::Phrase {
+                                start_boundary: true,
+                                ..
+                            } | PatternUse::Stems { .. }
+                        )
+                    })
+                })
+                .collect();
             Some(
-                PhraseAutomaton::new(&b.patterns)
-                    .map_err(|e| PackError::new(origin, format!("phrases do not compile: {e}")))?,
+                PhraseAutomaton::with_pruning(&b.patterns, |p, path, start| {
+                    must_start_word[p as usize] && word_char_before(path, start)
+                })
+                .map_err(|e| PackError::new(origin, format!("phrases do not compile: {e}")))?,
             )
         };
         let mut pattern_uses = Vec::with_capacity(b.uses_by_pattern.len());
