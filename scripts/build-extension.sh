@@ -33,9 +33,6 @@ fi
 # the engine's sources are newer; otherwise only the extension's files are assembled again.
 pkg_wasm=extension/pkg/authoring_bg.wasm
 if [ ! -f "$pkg_wasm" ] || [ ! -f extension/pkg/scanner_bg.wasm ] || [ ! -f extension/pkg/scanner.d.ts ] || [ ! -f extension/pkg/authoring.d.ts ] || [ -n "$(find crate extension/packs Cargo.toml Cargo.lock package-lock.json -newer "$pkg_wasm" -type f 2>/dev/null | head -1)" ]; then
-# A `[profile.wasm]` in Cargo.toml (size-tuned) is used when present, else release.
-profile=release
-grep -q '^\[profile\.wasm\]' Cargo.toml && profile=wasm
 # SIMD128 (all supported browsers have it) speeds up the byte searches inside the engine.
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:--C target-feature=+simd128}"
 rm -rf extension/pkg
@@ -56,14 +53,14 @@ OPT_FLAGS=(--enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int 
 
 # wasm_module NAME PROFILE LEVEL CARGO_FLAGS...: builds, binds and optimises one module.
 wasm_module() {
-  local name=$1 module_profile=$2 level=$3
+  local name=$1 profile=$2 level=$3
   shift 3
-  say "cargo build --profile $module_profile $* (wasm32-unknown-unknown): $name"
-  cargo build --profile "$module_profile" --target wasm32-unknown-unknown -p flagpost --lib "$@"
+  say "cargo build --profile $profile $* (wasm32-unknown-unknown): $name"
+  cargo build --profile "$profile" --target wasm32-unknown-unknown -p flagpost --lib "$@"
   # The TypeScript declarations it writes (pkg/*.d.ts) are what `npm run typecheck` checks the
   # extension's calls into the engine against; they are not shipped.
   wasm-bindgen --target web --out-dir extension/pkg --out-name "$name" \
-    "target/wasm32-unknown-unknown/$module_profile/flagpost.wasm"
+    "target/wasm32-unknown-unknown/$profile/flagpost.wasm"
   local raw=extension/pkg/${name}_bg.wasm opt=extension/pkg/${name}_bg.opt.wasm
   if [ -n "$WASM_OPT" ] && "$WASM_OPT" "$level" "${OPT_FLAGS[@]}" "$raw" -o "$opt"; then
     mv "$opt" "$raw"
@@ -74,11 +71,10 @@ wasm_module() {
   printf 'wasm %s: %s bytes, %s gzipped\n' "$name" "$(stat -c %s "$raw")" "$(gzip -9c "$raw" | wc -c)" >&2
 }
 say "wasm-bindgen $have, wasm-opt: ${WASM_OPT:-none}"
-# The scanner scans every post, so it is built for speed when the size-tuned profiles exist.
-scanner_profile=$profile
-grep -q '^\[profile\.wasm-scanner\]' Cargo.toml && scanner_profile=wasm-scanner
-wasm_module scanner "$scanner_profile" -O3 --no-default-features
-wasm_module authoring "$profile" -O3
+# Profiles in Cargo.toml: `wasm-scanner` (built for speed: it scans every post) for the
+# worker's module, `wasm` (size-tuned) for the authoring module.
+wasm_module scanner wasm-scanner -O3 --no-default-features
+wasm_module authoring wasm -O3
 else
   say "extension/pkg is up to date with the engine's sources"
 fi

@@ -173,12 +173,9 @@ impl PhraseAutomaton {
         };
         // Each state's parent and the byte that leads to it, to spell out its path.
         let mut parent = vec![(0u32, 0u8); n];
-        let mut depth = vec![0usize; n];
         for s in 0..n {
             for i in starts[s] as usize..starts[s + 1] as usize {
-                let t = targets[i] as usize;
-                parent[t] = (s as u32, bytes[i]);
-                depth[t] = depth[s] + 1;
+                parent[targets[i] as usize] = (s as u32, bytes[i]);
             }
         }
         let mut path = Vec::new();
@@ -207,16 +204,15 @@ impl PhraseAutomaton {
                         at = up as usize;
                     }
                     path.reverse();
-                    let mut k = inherited;
-                    while k < matches.len() {
+                    let mut kept = inherited;
+                    for k in inherited..matches.len() {
                         let m = matches[k];
-                        let start = depth[s] - pattern_lens[m as usize] as usize;
-                        if unwanted(m, &path, start) {
-                            matches.remove(k);
-                        } else {
-                            k += 1;
+                        if !unwanted(m, &path, path.len() - pattern_lens[m as usize] as usize) {
+                            matches[kept] = m;
+                            kept += 1;
                         }
                     }
+                    matches.truncate(kept);
                 }
             }
             match_ranges[s] = (begin, matches.len() as u32);
@@ -503,35 +499,22 @@ mod tests {
         ) {
             let refs: Vec<&str> = pats.iter().map(|s| s.as_str()).collect();
             let a = PhraseAutomaton::build(&refs, dense, |_, _, _| false).unwrap();
-            proptest::prop_assert_eq!(all(&a, &hay), naive(&refs, &hay));
+            let full = naive(&refs, &hay);
+            proptest::prop_assert_eq!(all(&a, &hay), full.clone());
             let b = PhraseAutomaton::from_parts(a.to_parts().clone()).unwrap();
-            proptest::prop_assert_eq!(all(&b, &hay), naive(&refs, &hay));
-        }
-    }
+            proptest::prop_assert_eq!(all(&b, &hay), full.clone());
 
-    proptest::proptest! {
-        /// Left-out matches are exactly those the caller turns down: every match a
-        /// naive search finds, less those starting after a letter when the pattern is one
-        /// that must start a word, except where the automaton cannot see the letter (it is
-        /// not on the state's path), which the caller then turns down itself.
-        #[test]
-        fn pruning_leaves_out_only_unwanted_matches(
-            pats in proptest::collection::vec("[ab\u{0430}]{1,4}", 1..12),
-            hay in "[ab \u{0430}]{0,60}",
-            dense in 1usize..24,
-        ) {
-            let refs: Vec<&str> = pats.iter().map(|s| s.as_str()).collect();
-            // Even-numbered patterns must start a word.
+            // Pruned: left-out matches are only those the caller turns down. Even-numbered
+            // patterns must start a word; a match after a letter the automaton cannot see
+            // (not on the state's path) is still reported, for the caller to turn down.
             let after_letter = |text: &[u8], start: usize| start > 0 && text[start - 1] != b' ';
             let unwanted = |p: u32, path: &[u8], start: usize| p % 2 == 0 && after_letter(path, start);
-            let a = PhraseAutomaton::build(&refs, dense, unwanted).unwrap();
+            let pruned = all(&PhraseAutomaton::build(&refs, dense, unwanted).unwrap(), &hay);
             let wanted = |&(p, s, _): &(u32, usize, usize)| !(p % 2 == 0 && after_letter(hay.as_bytes(), s));
-            let pruned = all(&a, &hay);
-            let expected: Vec<_> = naive(&refs, &hay).into_iter().filter(wanted).collect();
+            let expected: Vec<_> = full.iter().copied().filter(wanted).collect();
             let kept: Vec<_> = pruned.iter().copied().filter(wanted).collect();
             // Nothing wanted is lost, and nothing is reported that a full search would not.
             proptest::prop_assert_eq!(&kept, &expected);
-            let full = naive(&refs, &hay);
             proptest::prop_assert!(pruned.iter().all(|m| full.contains(m)));
         }
     }

@@ -520,42 +520,36 @@ fn hostile_input_never_panics() {
     }
 }
 
+/// The warnings of a pack whose one rule is `{ regex = '…' }`.
+fn regex_warnings(regex: &str) -> Vec<PackError> {
+    let source = format!("{HEADER}{}", rule("r", &format!("{{ regex = '{regex}' }}")));
+    parse_pack(&source, PackFormat::Toml, "pack.toml")
+        .unwrap()
+        .warnings
+}
+
 #[test]
 fn regex_without_a_literal_start_is_a_warning() {
-    let source = format!("{HEADER}{}", rule("r", r#"{ regex = '\d+ руб' }"#));
-    let pack = parse_pack(&source, PackFormat::Toml, "pack.toml").unwrap();
-    let w = pack
-        .warnings
+    let warnings = regex_warnings(r"\d+ руб");
+    let w = warnings
         .iter()
         .find(|w| w.message.contains("runs on every post"))
         .expect("a warning");
     assert_eq!((w.line, w.rule.as_deref()), (Some(12), Some("r")));
-    let source = format!("{HEADER}{}", rule("r", r#"{ regex = 'руб\w* \d+' }"#));
-    assert!(parse_pack(&source, PackFormat::Toml, "pack.toml")
-        .unwrap()
-        .warnings
-        .is_empty());
+    assert!(regex_warnings(r"руб\w* \d+").is_empty());
 }
 
 #[test]
 fn regex_tried_at_a_common_word_is_a_warning() {
     // `.` after "you" ends the literal start: the regex is tried at every "you".
-    let source = format!(
-        "{HEADER}{}",
-        rule("r", r#"{ regex = '\byou.re just a tourist' }"#)
-    );
-    let pack = parse_pack(&source, PackFormat::Toml, "pack.toml").unwrap();
-    let w = pack
-        .warnings
+    let warnings = regex_warnings(r"\byou.re just a tourist");
+    let w = warnings
         .iter()
         .find(|w| w.message.contains("starts with only `you`"))
         .expect("a warning");
     assert_eq!(w.rule.as_deref(), Some("r"));
     for regex in [r"\byou[\x27’]re just a tourist", r"\b(in|of) 1[0-9]{3}\b"] {
-        let source = format!("{HEADER}{}", rule("r", &format!("{{ regex = '{regex}' }}")));
-        let warnings = parse_pack(&source, PackFormat::Toml, "pack.toml")
-            .unwrap()
-            .warnings;
+        let warnings = regex_warnings(regex);
         assert!(warnings.is_empty(), "{regex}: {warnings:?}");
     }
 }
