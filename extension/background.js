@@ -634,3 +634,7 @@ localize();
 // shortcuts) and the update check, for the extension's own tests. Only the extension's
 // contexts can reach the worker's global object.
 globalThis.flagpostTest = Object.freeze({ menuClicked: onMenuClicked, command: onCommand, checkSubscriptions });
+
+// The worker starts because something needs it, nearly always a page with posts to scan: build
+// the engine now instead of when the page's first message arrives.
+engine().catch(() => {});
