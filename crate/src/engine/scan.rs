@@ -4,7 +4,7 @@
 use super::*;
 use crate::limits::MAX_TEXT_BYTES;
 use crate::model::EXPLAINING_FEATURES;
-use crate::normalize::{normalize_into, word_char_at, word_char_before};
+use crate::normalize::{normalize_into, word_char_at, word_char_before, word_starts_at};
 use crate::numbers::find_ranges;
 use crate::verdict::{RuleHit, Span, Verdict};
 
@@ -81,7 +81,7 @@ impl Engine {
                                 continue;
                             }
                             if start_boundary
-                                && *before.get_or_insert_with(|| word_char_before(hay, start))
+                                && *before.get_or_insert_with(|| !word_starts_at(hay, start))
                             {
                                 continue;
                             }
@@ -112,7 +112,7 @@ impl Engine {
                             n,
                         } => {
                             if !side(leaf)
-                                || *before.get_or_insert_with(|| word_char_before(hay, start))
+                                || *before.get_or_insert_with(|| !word_starts_at(hay, start))
                             {
                                 continue;
                             }

@@ -20,7 +20,7 @@ mod words;
 
 use fold::{class_of, fold_char_slow, table, Class, ASCII_CLASS, FULLWIDTH_BASE, PUNCT_BASE};
 use spaced::Run;
-pub use words::{word_char_at, word_char_before};
+pub use words::{word_char_at, word_char_before, word_starts_at};
 use words::{Script, Word};
 
 use crate::utf8::floor_char_boundary;

@@ -316,6 +316,17 @@ pub fn word_char_before(text: &[u8], pos: usize) -> bool {
     decode_is_word(&text[s..pos])
 }
 
+/// Can a word start at `pos`: no word character just before it, and not the suffix of a
+/// number written with a hyphen (`18-ти`, `1-го`, `5-й`), whose letters are an ending rather
+/// than a word (so `ти`, "you" in Ukrainian, is not found in `з 18-ти років`).
+#[inline]
+pub fn word_starts_at(text: &[u8], pos: usize) -> bool {
+    if word_char_before(text, pos) {
+        return false;
+    }
+    !(pos >= 2 && text[pos - 1] == b'-' && text[pos - 2].is_ascii_digit())
+}
+
 /// Is the character starting at `pos` in `text` a word character?
 #[inline]
 pub fn word_char_at(text: &[u8], pos: usize) -> bool {
@@ -361,4 +372,28 @@ pub(super) fn decode_is_word(bytes: &[u8]) -> bool {
         .ok()
         .and_then(|x| x.chars().next())
         .is_some_and(char::is_alphanumeric)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::word_starts_at;
+
+    #[test]
+    fn a_word_starts_after_spaces_and_punctuation_but_not_after_a_number_and_hyphen() {
+        let starts =
+            |text: &str, word: &str| word_starts_at(text.as_bytes(), text.find(word).unwrap());
+        assert!(starts("ти можеш", "ти"));
+        assert!(starts("так, ти можеш", "ти"));
+        assert!(
+            starts("воля-ти", "ти"),
+            "a hyphen after letters still starts a word"
+        );
+        assert!(
+            !starts("з 18-ти років", "ти"),
+            "an ending of a number is not a word"
+        );
+        assert!(!starts("1-го числа", "го"));
+        assert!(!starts("мати", "ти"));
+        assert!(starts("18 ти", "ти"));
+    }
 }
