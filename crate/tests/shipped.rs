@@ -86,6 +86,8 @@ fn real_labelled_quotes_stay_caught() {
         "found8-mixed.jsonl",
         "found9-repos.jsonl",
         "found10-mixed.jsonl",
+        "found11-mixed.jsonl",
+        "found12-mixed.jsonl",
     ] {
         let (_, _, rows) = score(&format!("{dir}/{name}"), false);
         n += rows;
