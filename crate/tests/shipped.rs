@@ -88,6 +88,8 @@ fn real_labelled_quotes_stay_caught() {
         "found10-mixed.jsonl",
         "found11-mixed.jsonl",
         "found12-mixed.jsonl",
+        "found13-mixed.jsonl",
+        "found14-mixed.jsonl",
     ] {
         let (_, _, rows) = score(&format!("{dir}/{name}"), false);
         n += rows;
