@@ -150,7 +150,8 @@ run_tests() {
   $fp test extension/packs/*.toml | tail -1
   local labelled=()
   for f in crate/testdata/corpus/*.jsonl; do labelled+=(--labelled "$f"); done
-  $fp eval "${labelled[@]}" --filter needs_context=false --folds 5 --min-precision 0.9 --min-recall 0.75 | sed -n '1,13p'
+  # Regression floors on the rows the pack was written from (as in crate/tests/shipped.rs).
+  $fp eval "${labelled[@]}" --filter needs_context=false --folds 5 --min-precision 0.9 --min-recall 0.71 | sed -n '1,13p'
   $fp test crate/testdata/packs/*.toml | tail -1
   if [ -d "$CORPUS" ] && ls "$CORPUS"/ira-tweets-*.jsonl.gz >/dev/null 2>&1; then
     say "flag rate on the corpus tweets (at most 1 in 10,000)"
