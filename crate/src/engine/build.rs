@@ -10,7 +10,7 @@ use super::*;
 use crate::error::{ErrorKind, PackError, PackErrors};
 use crate::limits::*;
 use crate::model::NgramScorer;
-use crate::normalize::{normalize_phrase_with, word_char_before, Normalized};
+use crate::normalize::{normalize_phrase_with, word_starts_at, Normalized};
 use crate::pack::{Condition, RulePack};
 
 /// Leaves of which at least one must have matched for `node` to be true, if such a set is
@@ -612,8 +612,8 @@ impl<'o> Builder<'o> {
             None
         } else {
             // A pattern all of whose uses need a word to start with it is never reported
-            // where the automaton has just read a letter before it ("u" inside "you"); the
-            // scan would turn such a match down after paying for it.
+            // where the automaton's path shows no word can start ("u" inside "you"); the scan
+            // would turn such a match down after paying for it. Same test as the scan's.
             let must_start_word: Vec<bool> = b
                 .uses_by_pattern
                 .iter()
@@ -631,7 +631,7 @@ impl<'o> Builder<'o> {
                 .collect();
             Some(
                 PhraseAutomaton::with_pruning(&b.patterns, |p, path, start| {
-                    must_start_word[p as usize] && word_char_before(path, start)
+                    must_start_word[p as usize] && !word_starts_at(path, start)
                 })
                 .map_err(|e| PackError::new(origin, format!("phrases do not compile: {e}")))?,
             )

@@ -66,7 +66,7 @@ impl Engine {
         if let Some(ac) = &self.phrases {
             ac.for_each_match(hay, |pattern, start, end| {
                 let (from, to) = self.pattern_uses[pattern as usize];
-                let mut before = None;
+                let mut starts_word = None;
                 let mut after = None;
                 for u in &self.phrase_uses[from as usize..to as usize] {
                     match *u {
@@ -81,7 +81,7 @@ impl Engine {
                                 continue;
                             }
                             if start_boundary
-                                && *before.get_or_insert_with(|| !word_starts_at(hay, start))
+                                && !*starts_word.get_or_insert_with(|| word_starts_at(hay, start))
                             {
                                 continue;
                             }
@@ -112,7 +112,7 @@ impl Engine {
                             n,
                         } => {
                             if !side(leaf)
-                                || *before.get_or_insert_with(|| !word_starts_at(hay, start))
+                                || !*starts_word.get_or_insert_with(|| word_starts_at(hay, start))
                             {
                                 continue;
                             }
