@@ -370,8 +370,6 @@ api.runtime.onConnect.addListener((port) => {
     switch (msg.type) {
       case P.fromContent.hello:
         configFor(siteUrlOf(port.sender)).then((c) => port.postMessage(c)).catch(() => {});
-        // A page that says hello sends posts soon: build the engine while it finds them.
-        engine().catch(() => {});
         break;
       case P.fromContent.scan:
         if (isValidScan(msg)) state().then((st) => enqueue(tabId, port, msg, st)).catch(() => enqueue(tabId, port, msg, null));

@@ -45,7 +45,6 @@
   let scheduled = false;
   let observing = false;
   let port = null;
-  let sentPosts = false; // this page has had posts to scan
   let cursor = -1;
   let countTimer = 0;
   let retryTimer = 0;
@@ -167,7 +166,7 @@
     // A stopped worker takes tens of milliseconds to start: on a page that has had posts, wake
     // it now, while this frame's posts are still being collected. (A page that never had any
     // does not wake it for each change of its DOM.)
-    if (!port && sentPosts) connect();
+    if (!port && batchSeq > 0) connect();
     if (document.hidden) setTimeout(flush, 16);
     else requestAnimationFrame(flush);
   }
@@ -336,7 +335,6 @@
 
   function sendBatch() {
     if (!outbox.length) return;
-    sentPosts = true;
     const entries = outbox.splice(0, outbox.length);
     const id = ++batchSeq;
     inflight.set(id, entries);

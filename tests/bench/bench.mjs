@@ -16,6 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { startServer } from '../server.mjs';
 import { launchWithExtension, chromiumPath, REPO } from '../harness.mjs';
+import { measureColdStarts, median } from './cold-start.mjs';
 
 const CORPUS = process.env.FLAGPOST_CORPUS ?? path.join(REPO, '..', 'shared', 'corpus');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -34,10 +35,6 @@ function readJsonl(file, limit = Infinity) {
   return out;
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
-};
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : NaN;
@@ -185,32 +182,9 @@ try {
   await page.close();
 
   // ---- cold start: stop the worker, then time one new post to its verdict ----
-  const cold = [];
-  const coldTimings = [];
-  const statusPage = await ext.context.newPage();
-  await statusPage.goto(ext.extensionUrl('extension/options/options.html'));
-  await statusPage.waitForSelector('body[data-ready="true"]');
-  const feed = await ext.context.newPage();
-  await feed.goto(`${server.origin}/bench.html`);
-  const cdp = await ext.context.newCDPSession(feed);
-  await cdp.send('ServiceWorker.enable');
-  let status = '';
-  cdp.on('ServiceWorker.workerVersionUpdated', (e) => {
-    for (const v of e.versions) if (v.scriptURL.includes(ext.extensionId)) status = v.runningStatus;
-  });
-  for (let i = 0; i < 5; i++) {
-    await feed.evaluate((p) => window.runFeedBench({ posts: [p], batch: 1, settle: 10000 }), positives[i]);
-    await cdp.send('ServiceWorker.stopAllWorkers');
-    const until = Date.now() + 5000;
-    while (status !== 'stopped' && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    const r = await feed.evaluate((p) => window.runFeedBench({ posts: [p], batch: 1, settle: 10000 }), positives[i + 1]);
-    cold.push(r.marked[0]);
-    coldTimings.push((await statusPage.evaluate(() => chrome.runtime.sendMessage({ type: 'status' }))).timings);
-  }
+  const { cold, timings: coldTimings } = await measureColdStarts(ext, server.origin, positives.slice(0, 6));
   results.coldStart = cold;
   results.coldTimings = coldTimings;
-  await statusPage.close();
-  await feed.close();
 
   // ---- feed: 2,000 posts, 20 at a time ----
   const feedPage = await ext.context.newPage();

@@ -6,49 +6,24 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startServer } from '../server.mjs';
 import { launchWithExtension, REPO } from '../harness.mjs';
+import { measureColdStarts, median } from './cold-start.mjs';
 
 const [dirA, dirB, roundsArg] = process.argv.slice(2);
 const ROUNDS = Number(roundsArg ?? 3);
 const CORPUS = process.env.FLAGPOST_CORPUS ?? path.join(REPO, '..', 'shared', 'corpus');
 const positives = fs.readFileSync(path.join(CORPUS, 'labelled-quotes.jsonl'), 'utf8').split('\n')
   .filter((l) => l.trim()).map((l) => JSON.parse(l)).filter((q) => q.label === 1 && !q.needs_context).map((q) => q.text);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function session(dir, n, offset) {
   const server = await startServer();
   const ext = await launchWithExtension(dir);
-  const out = [];
-  const parts = [];
   try {
-    const statusPage = await ext.context.newPage();
-    await statusPage.goto(ext.extensionUrl('extension/options/options.html'));
-    await statusPage.waitForSelector('body[data-ready="true"]');
-    const feed = await ext.context.newPage();
-    await feed.goto(`${server.origin}/bench.html`);
-    const cdp = await ext.context.newCDPSession(feed);
-    await cdp.send('ServiceWorker.enable');
-    let status = '';
-    cdp.on('ServiceWorker.workerVersionUpdated', (e) => {
-      for (const v of e.versions) if (v.scriptURL.includes(ext.extensionId)) status = v.runningStatus;
-    });
-    for (let i = 0; i < n; i++) {
-      await feed.evaluate((p) => window.runFeedBench({ posts: [p], batch: 1, settle: 10000 }), positives[offset + i]);
-      await cdp.send('ServiceWorker.stopAllWorkers');
-      const until = Date.now() + 5000;
-      while (status !== 'stopped' && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-      await new Promise((r) => setTimeout(r, 200));
-      const r = await feed.evaluate((p) => window.runFeedBench({ posts: [p], batch: 1, settle: 10000 }), positives[offset + i + 1]);
-      out.push(r.marked[0]);
-      parts.push((await statusPage.evaluate(() => chrome.runtime.sendMessage({ type: 'status' }))).timings);
-    }
+    const { cold, timings } = await measureColdStarts(ext, server.origin, positives.slice(offset, offset + n + 1), { pauseAfterStop: 200 });
+    return { out: cold, parts: timings };
   } finally {
     await ext.context.close();
     await server.close?.();
   }
-  return { out, parts };
 }
 
 const res = { A: [], B: [], pA: [], pB: [] };
