@@ -528,13 +528,17 @@ fn regex_warnings(regex: &str) -> Vec<PackError> {
         .warnings
 }
 
+/// The warning about `regex` whose message contains `about`.
+fn regex_warning(regex: &str, about: &str) -> PackError {
+    regex_warnings(regex)
+        .into_iter()
+        .find(|w| w.message.contains(about))
+        .unwrap_or_else(|| panic!("no warning about {about:?} for {regex}"))
+}
+
 #[test]
 fn regex_without_a_literal_start_is_a_warning() {
-    let warnings = regex_warnings(r"\d+ руб");
-    let w = warnings
-        .iter()
-        .find(|w| w.message.contains("runs on every post"))
-        .expect("a warning");
+    let w = regex_warning(r"\d+ руб", "runs on every post");
     assert_eq!((w.line, w.rule.as_deref()), (Some(12), Some("r")));
     assert!(regex_warnings(r"руб\w* \d+").is_empty());
 }
@@ -542,11 +546,7 @@ fn regex_without_a_literal_start_is_a_warning() {
 #[test]
 fn regex_tried_at_a_common_word_is_a_warning() {
     // `.` after "you" ends the literal start: the regex is tried at every "you".
-    let warnings = regex_warnings(r"\byou.re just a tourist");
-    let w = warnings
-        .iter()
-        .find(|w| w.message.contains("starts with only `you`"))
-        .expect("a warning");
+    let w = regex_warning(r"\byou.re just a tourist", "starts with only `you`");
     assert_eq!(w.rule.as_deref(), Some("r"));
     for regex in [r"\byou[\x27’]re just a tourist", r"\b(in|of) 1[0-9]{3}\b"] {
         let warnings = regex_warnings(regex);
