@@ -56,6 +56,11 @@ pub struct PhraseAutomaton {
     dense: Vec<u32>,
     /// Per state: its encoded form (with the match bit) as a transition target.
     encoded: Vec<u32>,
+    /// The sparse states, one record each, found by the offset in their encoded form:
+    /// `[state, encoded failure target, n, n bytes packed four to a word, n encoded targets]`.
+    /// A step from a sparse state reads one record, mostly one cache line, where the parts
+    /// would take five arrays.
+    sparse: Vec<u32>,
 }
 
 impl TryFrom<AutomatonParts> for PhraseAutomaton {
@@ -245,7 +250,7 @@ impl PhraseAutomaton {
             matches,
             pattern_lens,
         };
-        Ok(PhraseAutomaton::assemble(parts, dense_states))
+        PhraseAutomaton::assemble(parts, dense_states)
     }
 
     /// An automaton from stored parts, checked so that a corrupt store cannot make a scan
@@ -295,7 +300,7 @@ impl PhraseAutomaton {
         {
             return bad("pattern index");
         }
-        Ok(PhraseAutomaton::assemble(parts, DENSE_STATES))
+        PhraseAutomaton::assemble(parts, DENSE_STATES)
     }
 
     /// The stored form.
@@ -304,7 +309,10 @@ impl PhraseAutomaton {
     }
 
     /// Derives byte classes and the dense rows from the parts.
-    fn assemble(parts: AutomatonParts, dense_states: usize) -> PhraseAutomaton {
+    fn assemble(
+        parts: AutomatonParts,
+        dense_states: usize,
+    ) -> Result<PhraseAutomaton, AutomatonError> {
         let n = parts.fail.len();
         let mut classes = [0u8; 256];
         let mut seen = [false; 256];
@@ -326,17 +334,40 @@ impl PhraseAutomaton {
             stride = 256;
         }
         let dense_count = n.min(dense_states);
+        let degree = |s: usize| (parts.starts[s + 1] - parts.starts[s]) as usize;
+        let mut offsets = vec![0usize; n];
+        let mut total = 0;
+        for (s, offset) in offsets.iter_mut().enumerate().skip(dense_count) {
+            *offset = total;
+            total += 3 + degree(s).div_ceil(4) + degree(s);
+        }
+        if total >= ID as usize {
+            return Err(AutomatonError("too many transitions".into()));
+        }
         let encoded: Vec<u32> = (0..n)
             .map(|s| {
                 let id = if s < dense_count {
                     s as u32 * stride
                 } else {
-                    SPARSE | (s - dense_count) as u32
+                    SPARSE | offsets[s] as u32
                 };
                 let has_match = parts.match_starts[s] != parts.match_starts[s + 1];
                 id | if has_match { MATCH } else { 0 }
             })
             .collect();
+        let mut sparse = Vec::with_capacity(total);
+        for s in dense_count..n {
+            let (from, to) = (parts.starts[s] as usize, parts.starts[s + 1] as usize);
+            sparse.push(s as u32);
+            sparse.push(encoded[parts.fail[s] as usize] & !MATCH);
+            sparse.push((to - from) as u32);
+            for four in parts.bytes[from..to].chunks(4) {
+                let mut word = [0u8; 4];
+                word[..four.len()].copy_from_slice(four);
+                sparse.push(u32::from_le_bytes(word));
+            }
+            sparse.extend(parts.targets[from..to].iter().map(|&t| encoded[t as usize]));
+        }
         let stride_u = stride as usize;
         // Each row starts as a copy of its failure state's row, which comes earlier
         // (`from_parts` checks that), so rows are appended and never zeroed first.
@@ -354,14 +385,15 @@ impl PhraseAutomaton {
                 dense[s * stride_u + c] = encoded[parts.targets[i] as usize];
             }
         }
-        PhraseAutomaton {
+        Ok(PhraseAutomaton {
             classes,
             stride,
             dense_count: dense_count as u32,
             dense,
             encoded,
+            sparse,
             parts,
-        }
+        })
     }
 
     /// How many states it has, and how many of them have full rows.
@@ -379,7 +411,8 @@ impl PhraseAutomaton {
             + p.matches.len()
             + p.pattern_lens.len()
             + self.dense.len()
-            + self.encoded.len())
+            + self.encoded.len()
+            + self.sparse.len())
             + p.bytes.len()
             + 256
     }
@@ -404,27 +437,30 @@ impl PhraseAutomaton {
         }
     }
 
-    /// The transition from sparse state `k` (index among sparse states) on `b`.
+    /// The transition on `b` from the sparse state whose record starts at `at`.
     #[cold]
-    fn sparse_step(&self, k: u32, b: u8) -> u32 {
-        let p = &self.parts;
-        let mut s = (k + self.dense_count) as usize;
+    fn sparse_step(&self, mut at: u32, b: u8) -> u32 {
         loop {
-            let (from, to) = (p.starts[s] as usize, p.starts[s + 1] as usize);
-            if let Some(i) = p.bytes[from..to].iter().position(|&x| x == b) {
-                return self.encoded[p.targets[from + i] as usize];
+            let record = &self.sparse[at as usize..];
+            let n = record[2] as usize;
+            let words = n.div_ceil(4);
+            for i in 0..n {
+                if (record[3 + i / 4] >> (8 * (i % 4))) as u8 == b {
+                    return record[3 + words + i];
+                }
             }
-            s = p.fail[s] as usize;
-            if s < self.dense_count as usize {
-                return self.dense[s * self.stride as usize + self.classes[b as usize] as usize];
+            let fail = record[1];
+            if fail & SPARSE == 0 {
+                return self.dense[(fail + self.classes[b as usize] as u32) as usize];
             }
+            at = fail & ID;
         }
     }
 
     #[inline(never)]
     fn report(&self, state: u32, end: usize, f: &mut impl FnMut(u32, usize, usize)) {
         let s = if state & SPARSE != 0 {
-            ((state & ID) + self.dense_count) as usize
+            self.sparse[(state & ID) as usize] as usize
         } else {
             (state / self.stride) as usize
         };
