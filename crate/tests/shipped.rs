@@ -92,10 +92,10 @@ fn real_labelled_quotes_stay_caught() {
     assert!(n > 800, "{n} rows");
     println!("real labelled quotes: precision {precision:.3}, recall {recall:.3} on {n} rows");
     assert!(precision >= 0.9, "precision {precision}");
-    // The floor sits a little under the recall of the shipped pack (0.722 on 2,382 rows): the
-    // files `found13` to `found17` joined after their first look with many of their calls
+    // The floor sits a little under the recall of the shipped pack (0.716 on 2,427 rows): the
+    // files `found13` to `found18` joined after their first look with many of their calls
     // (historical appeals, recruiting-site copy, speeches) still missed; no rule has been
-    // written from `found17`, which is kept as a held-out file.
+    // written from `found17` and `found18`, which are kept as held-out files.
     assert!(recall >= 0.71, "recall {recall}");
 }
 
