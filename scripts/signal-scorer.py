@@ -11,7 +11,7 @@ on every labelled row and every corpus tweet, and scikit-learn learns the weight
 clear row outside the held-out files plus a random share of the tweets. Precision and recall
 are read on the held-out files, flagged tweets on the tweets it did not learn from.
 
-    python3 scripts/signal-scorer.py --held-out found17-mixed [--tweets 60000]
+    python3 scripts/signal-scorer.py --held-out found17-mixed [--pack P] [--tweets 60000]
 
 Needs numpy and scikit-learn (not used by the product), target/release/flagpost, and the
 corpus (../shared/corpus or FLAGPOST_CORPUS). Results are in docs/pack-tuning.md.
@@ -115,6 +115,9 @@ def main():
     for t in (0.6, 0.7, 0.8, 0.9, 0.95):
         line(f"scorer >= {t}", p_judge >= t, p_tweets >= t)
         line(f"rules or scorer >= {t}", rules_judge | (p_judge >= t), rules_tweets | (p_tweets >= t))
+    # The scorer as a veto on the rules' flags.
+    for t in (0.1, 0.2):
+        line(f"rules and scorer >= {t}", rules_judge & (p_judge >= t), rules_tweets & (p_tweets >= t))
 
 
 if __name__ == "__main__":
