@@ -19,7 +19,7 @@ pub const DENSE_STATES: usize = 4096;
 
 /// A transition's target is a state with matches.
 const MATCH: u32 = 1 << 31;
-/// A transition's target is a sparse state; the rest is its index among sparse states.
+/// A transition's target is a sparse state; the rest is the offset of its record.
 /// Otherwise the rest is the dense state's row offset (state × stride).
 const SPARSE: u32 = 1 << 30;
 const ID: u32 = !(MATCH | SPARSE);
@@ -300,6 +300,27 @@ impl PhraseAutomaton {
         {
             return bad("pattern index");
         }
+        // A pattern ends no earlier than the shortest way into its state: a match never
+        // starts before the text does.
+        let mut shortest = vec![u32::MAX; n];
+        shortest[0] = 0;
+        for s in 0..n {
+            let (from, to) = (parts.starts[s] as usize, parts.starts[s + 1] as usize);
+            for &t in &parts.targets[from..to] {
+                let t = t as usize;
+                shortest[t] = shortest[t].min(shortest[s].saturating_add(1));
+            }
+            let (from, to) = (
+                parts.match_starts[s] as usize,
+                parts.match_starts[s + 1] as usize,
+            );
+            if parts.matches[from..to].iter().any(|&p| {
+                let len = parts.pattern_lens[p as usize];
+                len == 0 || len > shortest[s]
+            }) {
+                return bad("pattern longer than the path to its state");
+            }
+        }
         PhraseAutomaton::assemble(parts, DENSE_STATES)
     }
 
@@ -342,7 +363,9 @@ impl PhraseAutomaton {
             total += 3 + degree(s).div_ceil(4) + degree(s);
         }
         if total >= ID as usize {
-            return Err(AutomatonError("too many transitions".into()));
+            return Err(AutomatonError(
+                "phrase automaton: too many transitions".into(),
+            ));
         }
         let encoded: Vec<u32> = (0..n)
             .map(|s| {
@@ -553,6 +576,19 @@ mod tests {
             proptest::prop_assert_eq!(&kept, &expected);
             proptest::prop_assert!(pruned.iter().all(|m| full.contains(m)));
         }
+
+        /// As `agrees_with_a_naive_search`, with up to nine bytes out of a state, so sparse
+        /// records hold more than one word of bytes.
+        #[test]
+        fn agrees_with_a_naive_search_on_wide_sparse_states(
+            pats in proptest::collection::vec("[a-i]{1,6}", 1..80),
+            hay in "[a-j ]{0,120}",
+            dense in 1usize..12,
+        ) {
+            let refs: Vec<&str> = pats.iter().map(|s| s.as_str()).collect();
+            let a = PhraseAutomaton::build(&refs, dense, |_, _, _| false).unwrap();
+            proptest::prop_assert_eq!(all(&a, &hay), naive(&refs, &hay));
+        }
     }
 
     #[test]
@@ -585,6 +621,161 @@ mod tests {
         let mut bad = a.to_parts().clone();
         bad.matches[0] = 99;
         assert!(PhraseAutomaton::from_parts(bad).is_err());
+        // A pattern longer than the path into its state would start before the text.
+        let mut bad = a.to_parts().clone();
+        bad.pattern_lens[2] = 5;
+        assert!(PhraseAutomaton::from_parts(bad).is_err());
+        let mut bad = a.to_parts().clone();
+        bad.pattern_lens[2] = 0;
+        assert!(PhraseAutomaton::from_parts(bad).is_err());
         assert!(PhraseAutomaton::new(&[""]).is_err());
+    }
+
+    /// Sparse states with 0, 1, 3, 4, 5, 8 and 9 transitions (bytes packed in one, two and
+    /// three words), on a failure chain a⁹ → a⁸ → … → a → root of up to nine sparse records.
+    #[test]
+    fn sparse_records_of_every_width_on_long_failure_chains() {
+        let letters = b"bcdefghij";
+        // Besides 'a', a^k also continues with the first extra[k] letters.
+        let extra = [0, 8, 7, 3, 4, 0, 3, 2, 8, 0];
+        let mut words = vec!["a".repeat(9)];
+        for k in 1..=9 {
+            for &c in &letters[..extra[k]] {
+                words.push(format!("{}{}", "a".repeat(k), c as char));
+            }
+        }
+        words.push("ij".into());
+        words.push("aj".into());
+        let pats: Vec<&str> = words.iter().map(|s| s.as_str()).collect();
+        let mut hay = String::new();
+        for k in 0..=11 {
+            for c in "abcdefghijz ".chars() {
+                hay.push_str(&"a".repeat(k));
+                hay.push(c);
+            }
+        }
+        for dense in 1..=3 {
+            let a = PhraseAutomaton::build(&pats, dense, |_, _, _| false).unwrap();
+            let degrees: Vec<u32> = (dense..a.states().0)
+                .map(|s| a.parts.starts[s + 1] - a.parts.starts[s])
+                .collect();
+            for d in [0, 4, 5, 8, 9] {
+                assert!(
+                    degrees.contains(&d),
+                    "dense {dense}: no sparse state of degree {d}"
+                );
+            }
+            assert_eq!(all(&a, &hay), naive(&pats, &hay), "dense {dense}");
+        }
+    }
+
+    /// An automaton read back from parts with more than `DENSE_STATES` states: its deeper
+    /// states are sparse, with many transitions and failure links between sparse states.
+    #[test]
+    fn stored_parts_with_sparse_states_agree_with_a_naive_search() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        // 64 × 64 two-byte patterns fill the dense states; then short words over nine letters.
+        let wide: Vec<char> = ('0'..='9')
+            .chain('A'..='Z')
+            .chain('k'..='z')
+            .chain("!#$%&*+-=?@^".chars())
+            .take(64)
+            .collect();
+        let mut words: Vec<String> = Vec::new();
+        for &x in &wide {
+            for &y in &wide {
+                words.push(format!("{x}{y}"));
+            }
+        }
+        for _ in 0..4000 {
+            let len = 1 + next(7) as usize;
+            words.push((0..len).map(|_| (b'a' + next(9) as u8) as char).collect());
+        }
+        let pats: Vec<&str> = words.iter().map(|s| s.as_str()).collect();
+        let a = PhraseAutomaton::new(&pats).unwrap();
+        let b = PhraseAutomaton::from_parts(a.to_parts().clone()).unwrap();
+        let (states, dense) = b.states();
+        assert!(states > dense + 1000, "{states} states, {dense} dense");
+        for _ in 0..20 {
+            let hay: String = (0..400)
+                .map(|_| match next(12) {
+                    0 => 'j',
+                    1 => ' ',
+                    2 => wide[next(64) as usize],
+                    _ => (b'a' + next(9) as u8) as char,
+                })
+                .collect();
+            let expected = naive(&pats, &hay);
+            assert_eq!(all(&a, &hay), expected);
+            assert_eq!(all(&b, &hay), expected);
+        }
+    }
+
+    /// Any parts `from_parts` accepts (at most 40 states, so its own build is all dense) scan
+    /// the same with any number of sparse states, failure links that no real build makes
+    /// included.
+    #[test]
+    fn any_accepted_parts_scan_the_same_with_sparse_states() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n.max(1)
+        };
+        for round in 0..3000 {
+            let n = 1 + next(40) as usize;
+            let alpha = 1 + next(12) as u8;
+            let mut starts = vec![0u32];
+            let (mut bytes, mut targets, mut fail) = (vec![], vec![], vec![0u32]);
+            for s in 1..n {
+                fail.push(next(s as u64) as u32);
+            }
+            for s in 0..n {
+                if s + 1 < n {
+                    let mut bs: Vec<u8> = (0..alpha).filter(|_| next(3) == 0).collect();
+                    bs.truncate(n - s - 1);
+                    for b in bs {
+                        bytes.push(b);
+                        targets.push((s + 1 + next((n - s - 1) as u64) as usize) as u32);
+                    }
+                }
+                starts.push(bytes.len() as u32);
+            }
+            // Patterns of one byte, so any state but the root may hold them.
+            let mut match_starts = vec![0u32, 0];
+            let mut matches = vec![];
+            for _ in 1..n {
+                for _ in 0..next(3) {
+                    matches.push(next(5) as u32);
+                }
+                match_starts.push(matches.len() as u32);
+            }
+            let parts = AutomatonParts {
+                starts,
+                bytes,
+                targets,
+                fail,
+                match_starts,
+                matches,
+                pattern_lens: vec![1; 5],
+            };
+            let reference = PhraseAutomaton::from_parts(parts.clone()).unwrap();
+            let hay: Vec<u8> = (0..200).map(|_| next(alpha as u64 + 2) as u8).collect();
+            let mut want = vec![];
+            reference.for_each_match(&hay, |p, s, e| want.push((p, s, e)));
+            for d in 1..=n {
+                let a = PhraseAutomaton::assemble(parts.clone(), d).unwrap();
+                let mut got = vec![];
+                a.for_each_match(&hay, |p, s, e| got.push((p, s, e)));
+                assert_eq!(got, want, "round {round} dense {d}");
+            }
+        }
     }
 }
