@@ -329,7 +329,7 @@ impl PhraseAutomaton {
         &self.parts
     }
 
-    /// Derives byte classes and the dense rows from the parts.
+    /// Derives byte classes, the dense rows and the sparse records from the parts.
     fn assemble(
         parts: AutomatonParts,
         dense_states: usize,
@@ -355,29 +355,28 @@ impl PhraseAutomaton {
             stride = 256;
         }
         let dense_count = n.min(dense_states);
-        let degree = |s: usize| (parts.starts[s + 1] - parts.starts[s]) as usize;
-        let mut offsets = vec![0usize; n];
-        let mut total = 0;
-        for (s, offset) in offsets.iter_mut().enumerate().skip(dense_count) {
-            *offset = total;
-            total += 3 + degree(s).div_ceil(4) + degree(s);
-        }
-        if total >= ID as usize {
-            return Err(AutomatonError(
-                "phrase automaton: too many transitions".into(),
-            ));
-        }
+        // Sparse records are laid out in state order, so each one's offset is the running
+        // length of those before it.
+        let mut total = 0usize;
         let encoded: Vec<u32> = (0..n)
             .map(|s| {
                 let id = if s < dense_count {
                     s as u32 * stride
                 } else {
-                    SPARSE | offsets[s] as u32
+                    let degree = (parts.starts[s + 1] - parts.starts[s]) as usize;
+                    let at = total;
+                    total += 3 + degree.div_ceil(4) + degree;
+                    SPARSE | at as u32
                 };
                 let has_match = parts.match_starts[s] != parts.match_starts[s + 1];
                 id | if has_match { MATCH } else { 0 }
             })
             .collect();
+        if total >= ID as usize {
+            return Err(AutomatonError(
+                "phrase automaton: too many transitions".into(),
+            ));
+        }
         let mut sparse = Vec::with_capacity(total);
         for s in dense_count..n {
             let (from, to) = (parts.starts[s] as usize, parts.starts[s + 1] as usize);
@@ -669,17 +668,21 @@ mod tests {
         }
     }
 
+    /// A small deterministic generator: `next(n)` is in `0..n` (`0..1` for `n` = 0).
+    fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |n| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n.max(1)
+        }
+    }
+
     /// An automaton read back from parts with more than `DENSE_STATES` states: its deeper
     /// states are sparse, with many transitions and failure links between sparse states.
     #[test]
     fn stored_parts_with_sparse_states_agree_with_a_naive_search() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
         // 64 × 64 two-byte patterns fill the dense states; then short words over nine letters.
         let wide: Vec<char> = ('0'..='9')
             .chain('A'..='Z')
@@ -722,13 +725,7 @@ mod tests {
     /// included.
     #[test]
     fn any_accepted_parts_scan_the_same_with_sparse_states() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n.max(1)
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
         for round in 0..3000 {
             let n = 1 + next(40) as usize;
             let alpha = 1 + next(12) as u8;

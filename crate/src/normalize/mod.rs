@@ -183,9 +183,16 @@ static BASIC_CYRILLIC_FOLD: [[u8; 2]; 128] = {
     t
 };
 
+/// The fold of the basic Cyrillic letter `lead cont`, from [`BASIC_CYRILLIC_FOLD`].
+#[inline(always)]
+fn fold_basic_cyrillic(lead: u8, cont: u8) -> [u8; 2] {
+    BASIC_CYRILLIC_FOLD[(usize::from(lead & 1) << 6) | usize::from(cont & 0x3F)]
+}
+
 /// The normaliser. With `FAST`, runs of ASCII letters and web addresses are copied in bulk and
 /// folded in place, and runs of basic Cyrillic letters folded from a 128-entry table with no
-/// branch per letter; without it, every character goes through the general fold table. Both write the same text and breakpoints (tested below).
+/// branch per letter; without it, every character goes through the general fold table. Both
+/// write the same text and breakpoints (tested below).
 fn normalize_with<const FAST: bool>(original: &str, n: &mut Normalized) {
     n.text.clear();
     n.breaks.clear();
@@ -277,10 +284,8 @@ fn normalize_with<const FAST: bool>(original: &str, n: &mut Normalized) {
             w.mark(i);
             let mut j = i;
             while j + 1 < bytes.len() && basic_cyrillic(bytes[j], bytes[j + 1]) {
-                w.out.extend_from_slice(
-                    &BASIC_CYRILLIC_FOLD
-                        [(usize::from(bytes[j] & 1) << 6) | usize::from(bytes[j + 1] & 0x3F)],
-                );
+                w.out
+                    .extend_from_slice(&fold_basic_cyrillic(bytes[j], bytes[j + 1]));
                 j += 2;
             }
             w.word_run(Class::Cyrillic, ((j - i) / 2) as u32);
@@ -561,8 +566,7 @@ mod tests {
             assert_eq!(fast, (0x410..0x450).contains(&cp), "{c}");
             if fast {
                 let f = table.low[cp as usize];
-                let folded = BASIC_CYRILLIC_FOLD
-                    [(usize::from(pair[0] & 1) << 6) | usize::from(pair[1] & 0x3F)];
+                let folded = fold_basic_cyrillic(pair[0], pair[1]);
                 assert_eq!((f.class, f.len), (Class::Cyrillic, 2), "{c}");
                 assert_eq!(folded, [f.bytes[0], f.bytes[1]], "{c}");
             }
